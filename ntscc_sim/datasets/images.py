@@ -1,0 +1,165 @@
+"""Image dataset loaders."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+DATASET_KINDS = ("folder", "cifar10", "builtin", "banana")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
+BUILTIN_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field")
+
+
+class DatasetError(ValueError):
+    """Invalid dataset configuration; ``key`` names the scenario key at fault."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def load_image(path) -> np.ndarray:
+    """Read any PIL-readable image as uint8 RGB [H, W, 3] (grayscale, palette, RGBA converted)."""
+    with Image.open(path) as im:
+        if im.mode in ("RGBA", "LA", "P"):
+            im = im.convert("RGBA")
+            background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(background, im)
+        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+class ImageDataset:
+    """Base class: an indexable sequence of ``(image_id, uint8 [H, W, 3])``."""
+
+    ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int):
+        image_id = self.ids[index]
+        return image_id, self.get(image_id)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def get(self, image_id: str) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}({len(self)} images)"
+
+
+class FolderImages(ImageDataset):
+    """All images (PNG, JPEG, ...) directly in ``path``, sorted by file name."""
+
+    def __init__(self, path, limit: int | None = None):
+        self.path = Path(path).expanduser()
+        if not self.path.is_dir():
+            raise DatasetError("dataset.path", f"dataset folder does not exist: {self.path}")
+        files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not files:
+            raise DatasetError("dataset.path", f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder: {self.path}")
+        if limit is not None:
+            files = files[:limit]
+        self._files = {p.name: p for p in files}
+        self.ids = [p.name for p in files]
+        self._cache: dict[str, np.ndarray] = {}
+
+    def get(self, image_id: str) -> np.ndarray:
+        if image_id not in self._cache:
+            self._cache[image_id] = load_image(self._files[image_id])
+        return self._cache[image_id]
+
+
+class Cifar10Images(ImageDataset):
+    """CIFAR-10 in the official python-batch layout (``data_batch_1..5``, ``test_batch``).
+
+    ``split`` is ``test`` (10,000 images) or ``train`` (50,000). Image ids are
+    ``<batch>:<index>``.
+    """
+
+    def __init__(self, path, split: str = "test", limit: int | None = None):
+        self.path = Path(path).expanduser()
+        names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
+        missing = [n for n in names if not (self.path / n).is_file()]
+        if not self.path.is_dir() or missing:
+            raise DatasetError("dataset.path", f"not a CIFAR-10 python-batch folder (missing {missing[0]}): {self.path}")
+        self._arrays = {}
+        self.ids = []
+        for name in names:
+            with open(self.path / name, "rb") as f:
+                batch = pickle.load(f, encoding="latin1")
+            data = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            self._arrays[name] = data
+            self.ids.extend(f"{name}:{i}" for i in range(len(data)))
+            if limit is not None and len(self.ids) >= limit:
+                break
+        if limit is not None:
+            self.ids = self.ids[:limit]
+
+    def get(self, image_id: str) -> np.ndarray:
+        name, idx = image_id.split(":")
+        return np.ascontiguousarray(self._arrays[name][int(idx)])
+
+    def array(self) -> np.ndarray:
+        """All selected images as uint8 [N, 32, 32, 3]."""
+        return np.stack([self.get(i) for i in self.ids])
+
+
+class BuiltinImages(ImageDataset):
+    """Natural photos bundled with scikit-image (no download, no ../shared needed).
+
+    ``names`` chooses among astronaut (512x512), chelsea (300x451), coffee (400x600),
+    rocket (427x640), motorcycle_left (500x741), hubble_deep_field (872x1000).
+    ``crop`` optionally centre-crops each image to at most ``[H, W]``.
+    """
+
+    def __init__(self, names=None, limit: int | None = None, crop=None):
+        import skimage.data
+
+        names = list(names or BUILTIN_NAMES)
+        unknown = [n for n in names if n not in BUILTIN_NAMES]
+        if unknown:
+            raise DatasetError("dataset.names", f"unknown builtin image {unknown[0]!r}; choose from {list(BUILTIN_NAMES)}")
+        if limit is not None:
+            names = names[:limit]
+        self._dir = Path(skimage.data.__file__).parent
+        self._crop = crop
+        self.ids = list(names)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def get(self, image_id: str) -> np.ndarray:
+        if image_id not in self._cache:
+            path = next(self._dir.glob(image_id + ".*"))
+            img = load_image(path)
+            if self._crop is not None:
+                h, w = min(self._crop[0], img.shape[0]), min(self._crop[1], img.shape[1])
+                top, left = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
+                img = img[top : top + h, left : left + w]
+            self._cache[image_id] = np.ascontiguousarray(img)
+        return self._cache[image_id]
+
+
+def build_dataset(spec: dict) -> ImageDataset:
+    """Build an image dataset from a validated ``dataset:`` scenario section."""
+    kind = spec.get("kind")
+    limit = spec.get("limit")
+    if kind == "folder":
+        if not spec.get("path"):
+            raise DatasetError("dataset.path", "dataset kind 'folder' needs a 'path'")
+        return FolderImages(os.path.expandvars(str(spec["path"])), limit=limit)
+    if kind == "cifar10":
+        if not spec.get("path"):
+            raise DatasetError("dataset.path", "dataset kind 'cifar10' needs a 'path'")
+        return Cifar10Images(os.path.expandvars(str(spec["path"])), split=spec.get("split", "test"), limit=limit)
+    if kind == "builtin":
+        return BuiltinImages(spec.get("names"), limit=limit, crop=spec.get("crop"))
+    if kind == "banana":
+        raise DatasetError("dataset.kind", "dataset kind 'banana' is a 2-D source, not an image set; use it with the banana experiment")
+    raise DatasetError("dataset.kind", f"unknown dataset kind {kind!r}; choose from {list(DATASET_KINDS)}")

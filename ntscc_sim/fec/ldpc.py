@@ -1,0 +1,297 @@
+"""5G NR LDPC code: Sionna encoder + fast layered min-sum (or Sionna BP) decoder.
+
+Which library does what
+-----------------------
+* Encoding, base-graph / lifting selection, rate matching (puncturing of the
+  first ``2Z`` systematic bits, shortening by filler bits, truncation to
+  ``n``): Sionna's :class:`sionna.phy.fec.ldpc.LDPC5GEncoder` (3GPP TS 38.212,
+  redundancy version 0, no output interleaver).
+* ``decoder="minsum"``: our numba kernel
+  (:mod:`ntscc_sim.fec._layered_minsum`), layered normalised min-sum on the
+  lifted parity-check matrix ``encoder.pcm`` of the same code, with
+  per-codeword early termination.
+* ``decoder="sionna-bp"``: Sionna's :class:`~sionna.phy.fec.ldpc.LDPC5GDecoder`
+  (flooding boxplus-phi BP), optionally with early termination through its
+  stateful mode (``return_state=True``).
+
+LLR convention
+--------------
+``decode`` takes LLRs in Sionna's Demapper convention (logits),
+``llr = log(p(b=1|y) / p(b=0|y))``: positive means bit 1. This is what
+``sionna.phy.mapping.Demapper`` outputs and what ``LDPC5GDecoder`` expects.
+Internally the min-sum kernel uses ``log p(0)/p(1)`` (sign flipped).
+
+Validity flag
+-------------
+``valid`` is True iff the hard decisions of all variable nodes of the
+decoding graph satisfy every parity check that can be violated, i.e. every
+row of the lifted parity-check matrix except rows whose degree-1 parity bit is
+punctured (those rows are satisfied by choosing that bit; removing them is
+exact, as in Sionna's ``prune_pcm``). ``valid`` therefore means: the decoded
+bits are a codeword of the rate-matched code.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+
+from ._layered_minsum import layered_minsum_decode, syndrome_ok
+
+__all__ = ["LDPCCode"]
+
+# internal LLR of known-zero filler bits (min-sum is scale-free: any value
+# far above all message magnitudes acts as "certain")
+_FILLER_LLR = np.float32(1e6)
+
+
+class _QCGraph:
+    """Quasi-cyclic description of the decoding graph of a 5G LDPC code.
+
+    Derived from the public attributes of an :class:`LDPC5GEncoder`
+    (``pcm``, ``z``, ``k``, ``n``, ``k_ldpc``, ``n_ldpc``). Layers (base rows)
+    whose every check contains a punctured degree-1 variable node carry no
+    information and are dropped; the kept layers/columns are a prefix.
+    """
+
+    def __init__(self, enc: LDPC5GEncoder):
+        z, k, n = enc.z, enc.k, enc.n
+        k_ldpc, n_ldpc = enc.k_ldpc, enc.n_ldpc
+        pcm = sp.csr_matrix(enc.pcm, dtype=np.int64)
+        m_b, n_b = pcm.shape[0] // z, pcm.shape[1] // z
+
+        # status of every variable node of the full lifted code
+        n_sys_tx = k - 2 * z                          # transmitted systematic
+        tx = np.zeros(n_ldpc, dtype=bool)
+        tx[2 * z:k] = True
+        tx[k_ldpc:k_ldpc + n - n_sys_tx] = True
+        filler = np.zeros(n_ldpc, dtype=bool)
+        filler[k:k_ldpc] = True
+        known = tx | filler
+        deg_v = np.asarray(pcm.sum(axis=0)).ravel()
+        useless_vn = (~known) & (deg_v == 1) & (np.arange(n_ldpc) >= k_ldpc)
+        useless_row = (pcm @ useless_vn.astype(np.int64)) > 0     # [m]
+
+        # QC structure: base edges (col, shift) per base row, from row l*z
+        cols, shifts, ptr = [], [], [0]
+        keep_layers = 0
+        for l in range(m_b):
+            if useless_row[l * z:(l + 1) * z].all():
+                continue
+            if l != keep_layers:
+                raise ValueError("kept layers of the 5G graph must be a prefix")
+            keep_layers += 1
+            row = pcm.indices[pcm.indptr[l * z]:pcm.indptr[l * z + 1]]
+            for c in np.sort(row):
+                cols.append(c // z)
+                shifts.append(c % z)
+            ptr.append(len(cols))
+        self.z = z
+        self.layer_ptr = np.asarray(ptr, dtype=np.int32)
+        self.e_col = np.asarray(cols, dtype=np.int32)
+        self.e_shift = np.asarray(shifts, dtype=np.int32)
+        self.num_layers = keep_layers
+        self.n_vn = int(self.e_col.max() + 1) * z
+        if tx[self.n_vn:].any():
+            raise ValueError("transmitted bits outside the decoding graph")
+        self.chk_mask = (~useless_row[:keep_layers * z]).astype(np.uint8)
+        self.chk_mask = self.chk_mask.reshape(keep_layers, z)
+
+        # verify the QC description against the lifted matrix
+        rows, cls = [], []
+        for l in range(keep_layers):
+            for e in range(ptr[l], ptr[l + 1]):
+                i = np.arange(z)
+                rows.append(l * z + i)
+                cls.append(self.e_col[e] * z + (i + self.e_shift[e]) % z)
+        rows, cls = np.concatenate(rows), np.concatenate(cls)
+        h_qc = sp.csr_matrix((np.ones(rows.size, dtype=np.int64), (rows, cls)),
+                             shape=(keep_layers * z, n_ldpc))
+        if (h_qc != pcm[:keep_layers * z]).nnz:
+            raise ValueError("parity-check matrix is not quasi-cyclic as expected")
+        self.h = h_qc[:, :self.n_vn].tocsr()          # decoding graph [m, n_vn]
+
+        # rate recovery: position of each received LLR in the VN vector
+        self.tx_pos = np.concatenate([
+            np.arange(2 * z, k), np.arange(k_ldpc, k_ldpc + n - n_sys_tx)])
+        self.filler_pos = np.arange(k, k_ldpc)
+
+
+class LDPCCode:
+    """5G NR LDPC code (TS 38.212 base graphs, rate matching) with a fast decoder.
+
+    Parameters
+    ----------
+    k : int
+        Information bits per codeword.
+    n : int
+        Codeword bits after rate matching.
+    decoder : {"minsum", "sionna-bp"}
+        ``"minsum"``: numba layered normalised min-sum (default, fast).
+        ``"sionna-bp"``: Sionna ``LDPC5GDecoder`` flooding BP (reference).
+    num_iter : int
+        Maximum number of decoding iterations.
+    alpha : float
+        Min-sum normalisation factor (``"minsum"`` only).
+    early_stop : bool
+        Stop decoding a codeword once all parity checks hold.
+
+    Input / output
+    --------------
+    ``encode(bits)``: uint8 [B, k] -> uint8 [B, n].
+    ``decode(llr)``: float32 [B, n] logits ``log p(1)/p(0)`` (Sionna Demapper
+    convention) -> (uint8 [B, k] hard info bits, bool [B] parity checks hold).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> code = LDPCCode(k=1024, n=2048)
+    >>> u = np.random.default_rng(0).integers(0, 2, (4, 1024), dtype=np.uint8)
+    >>> c = code.encode(u)
+    >>> u_hat, ok = code.decode(20.0 * (2.0 * c - 1.0))
+    >>> bool((u_hat == u).all() and ok.all())
+    True
+    """
+
+    def __init__(self, k: int = 4096, n: int = 6144, decoder: str = "minsum",
+                 num_iter: int = 20, alpha: float = 0.75,
+                 early_stop: bool = True):
+        if decoder not in ("minsum", "sionna-bp"):
+            raise ValueError(f"unknown decoder {decoder!r}")
+        self.k, self.n = int(k), int(n)
+        self.decoder = decoder
+        self.num_iter = int(num_iter)
+        self.alpha = float(alpha)
+        self.early_stop = bool(early_stop)
+        self._enc = LDPC5GEncoder(self.k, self.n, check_input=False,
+                                  device="cpu")
+        self._g = _QCGraph(self._enc)
+        self._bp = None
+        self._bp_x = None
+        self.last_iters = None  # int32 [B] iterations of the last decode call
+
+    # ------------------------------------------------------------------ props
+    @property
+    def rate(self) -> float:
+        """Code rate ``k / n``."""
+        return self.k / self.n
+
+    @property
+    def encoder(self) -> LDPC5GEncoder:
+        """The underlying Sionna encoder (code parameters, ``pcm``)."""
+        return self._enc
+
+    @property
+    def z(self) -> int:
+        """Lifting size."""
+        return self._enc.z
+
+    @property
+    def pcm(self) -> sp.csr_matrix:
+        """Lifted parity-check matrix of the decoding graph, [m, n_vn].
+
+        Columns are the first ``n_vn`` variable nodes of the full (unrate-matched)
+        codeword, see :meth:`full_codeword`.
+        """
+        return self._g.h
+
+    # --------------------------------------------------------------- encoding
+    def encode(self, bits: np.ndarray) -> np.ndarray:
+        """Encode information bits, uint8 [B, k] -> uint8 [B, n]."""
+        bits = np.asarray(bits)
+        if bits.ndim != 2 or bits.shape[1] != self.k:
+            raise ValueError(f"bits must have shape [B, {self.k}]")
+        if bits.size and bits.max() > 1:
+            raise ValueError("bits must be binary")
+        u = torch.from_numpy(np.ascontiguousarray(bits, dtype=np.float32))
+        with torch.no_grad():
+            c = self._enc(u)
+        return c.numpy().astype(np.uint8)
+
+    def full_codeword(self, bits: np.ndarray, cw: np.ndarray) -> np.ndarray:
+        """Variable-node vector of the decoding graph, uint8 [B, n_vn].
+
+        Places the information bits ``bits`` [B, k] (incl. the punctured first
+        ``2Z``), zero filler bits and the transmitted codeword ``cw`` [B, n];
+        punctured parity bits of the last layers are left 0 (their checks are
+        not part of the validity test).
+        """
+        g = self._g
+        v = np.zeros((bits.shape[0], g.n_vn), dtype=np.uint8)
+        v[:, :self.k] = bits
+        v[:, g.tx_pos] = cw
+        return v
+
+    def check(self, vn_bits: np.ndarray) -> np.ndarray:
+        """Parity test of hard variable-node bits uint8 [B, n_vn] -> bool [B]."""
+        g = self._g
+        return syndrome_ok(np.ascontiguousarray(vn_bits, dtype=np.uint8),
+                           g.layer_ptr, g.e_col, g.e_shift, g.chk_mask, g.z)
+
+    # --------------------------------------------------------------- decoding
+    def decode(self, llr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Decode channel logits float32 [B, n] -> (uint8 [B, k], bool [B])."""
+        llr = np.asarray(llr, dtype=np.float32)
+        if llr.ndim != 2 or llr.shape[1] != self.n:
+            raise ValueError(f"llr must have shape [B, {self.n}]")
+        if self.decoder == "minsum":
+            return self._decode_minsum(llr)
+        return self._decode_bp(llr)
+
+    def _decode_minsum(self, llr):
+        g = self._g
+        vn = np.zeros((llr.shape[0], g.n_vn), dtype=np.float32)
+        vn[:, g.tx_pos] = -llr                         # logits -> log p0/p1
+        vn[:, g.filler_pos] = _FILLER_LLR
+        bits, valid, iters = layered_minsum_decode(
+            vn, g.layer_ptr, g.e_col, g.e_shift, g.chk_mask, g.z,
+            self.num_iter, self.alpha, self.early_stop, self.k,
+            numba.get_num_threads())
+        self.last_iters = iters
+        return bits, valid
+
+    def _capture_x(self, msg_vn, it, x_hat):
+        """Sionna v2c callback: keep the a posteriori LLRs of all VNs."""
+        self._bp_x = x_hat
+        return msg_vn
+
+    def _decode_bp(self, llr):
+        g = self._g
+        if self._bp is None:
+            self._bp = LDPC5GDecoder(
+                self._enc, num_iter=self.num_iter, hard_out=True,
+                return_infobits=True, return_state=True,
+                v2c_callbacks=[self._capture_x], device="cpu")
+        batch = llr.shape[0]
+        bits = np.zeros((batch, self.k), dtype=np.uint8)
+        valid = np.zeros(batch, dtype=bool)
+        iters = np.full(batch, self.num_iter, dtype=np.int32)
+        # with early stopping: one iteration per call, resume from msg_v2c
+        step = 1 if self.early_stop else self.num_iter
+        active = np.arange(batch)
+        x = torch.from_numpy(llr)
+        state = None
+        done_it = 0
+        with torch.no_grad():
+            while active.size and done_it < self.num_iter:
+                n_it = min(step, self.num_iter - done_it)
+                u, state = self._bp(x[active], num_iter=n_it, msg_v2c=state)
+                done_it += n_it
+                # hard decisions of all VNs of Sionna's (pruned) graph
+                xh = (self._bp_x <= 0).to(torch.uint8).numpy()
+                hard = np.zeros((active.size, g.n_vn), dtype=np.uint8)
+                m = min(xh.shape[1], g.n_vn)
+                hard[:, :m] = xh[:, :m]
+                ok = self.check(hard)
+                bits[active] = u.numpy().astype(np.uint8)
+                valid[active] = ok
+                if self.early_stop:
+                    iters[active[ok]] = done_it
+                    keep = ~ok
+                    active = active[keep]
+                    state = state[torch.from_numpy(keep)]
+        self.last_iters = iters
+        return bits, valid

@@ -1,0 +1,266 @@
+"""Nonlinear transform source-channel coding (NTSCC), paper Sec. III (Figs. 4-7).
+
+Transmitter: ``y = g_a(x)``; ``z = h_a(y)`` is quantised and sent digitally (side
+information); ``(mu, sigma) = h_s(z_bar)`` give ``-log2 P(y_bar_i | z_bar)`` per latent
+patch, which eq. (28) maps to a bandwidth ``k_i`` in ``V`` (:mod:`.rate_allocation`);
+``f_e`` (rate tokens + ``N_e`` shared Transformer blocks + one light FC head per
+rate) turns each ``y_i`` into ``k_i`` real symbols; pairs form complex channel
+uses, power-normalised per image over the symbols actually sent.
+Receiver: ``f_d*`` (per-rate FC back to a common width + rate tokens + ``N_d``
+Transformer blocks + a two-layer MLP refinement with ``mu, sigma``, eq. (19)) and
+``x_hat = g_s(y_hat)``.
+
+Variants (``variant``): ``full``; ``comparison-1`` (alias ``no-z``: no refinement,
+z not sent); ``comparison-2`` (additionally no rate adaptation: every patch gets
+``fixed_k`` symbols, no rate tokens, no index bits).
+
+Bandwidth accounting (per image, :meth:`NTSCC.forward`): ``sum_i k_i / 2`` complex
+channel uses + side information ``bits / C`` where bits = z bits (the rANS string,
+or ``-log2 P(z)`` in training) + ``kq`` bits per patch; CBR divides by ``3 H W``
+of the unpadded image.
+
+Example
+-------
+>>> from ntscc_sim.channels import Channel
+>>> model = build_ntscc({"N": 16, "M": 32, "stages": 2, "jscc_dim": 32, "jscc_depth_enc": 1,
+...                      "jscc_depth_dec": 1, "jscc_heads": 2, "rate_values": [4, 8, 16, 32]})
+>>> out = model(torch.rand(2, 3, 32, 32), Channel("awgn"), 10.0, eta=0.2)
+>>> tuple(out["x_hat"].shape), tuple(out["index"].shape), tuple(out["cbr"].shape)
+((2, 3, 32, 32), (2, 8, 8), (2,))
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ntscc_sim.channels import Channel, capacity, noise_variance, normalize_power
+
+from ntscc_sim._compressai import compressai  # noqa: F401
+from compressai.models import CompressionModel  # noqa: E402
+
+from .ntc import NTC, TRANSFORM_DEFAULTS, build_ntc  # noqa: E402
+from .rate_allocation import RateAllocator, default_rate_values, patch_information  # noqa: E402
+from .swin import SwinStage  # noqa: E402
+
+__all__ = ["JSCCDecoder", "JSCCEncoder", "NTSCC", "NTSCC_DEFAULTS", "VARIANTS", "build_ntscc", "transmit"]
+
+VARIANTS = {  # name -> (adaptive rate, refinement with mu/sigma, z sent)
+    "full": (True, True, True),
+    "comparison-1": (True, False, False),
+    "no-z": (True, False, False),
+    "comparison-2": (False, False, False),
+}
+
+NTSCC_DEFAULTS = {
+    "jscc_dim": None,  # width of f_e / f_d tokens (default M)
+    "jscc_depth_enc": 4,  # N_e
+    "jscc_depth_dec": 4,  # N_d
+    "jscc_heads": 8,
+    "jscc_window": 8,  # attention window over the latent grid
+    "rate_values": None,  # V (default: 16 even values 16..256)
+    "variant": "full",
+    "fixed_k": 64,  # comparison-2: real symbols per patch
+}
+
+
+class JSCCEncoder(nn.Module):
+    """f_e: ``y [B, M, h, w]`` + rate indices ``[B, h, w]`` -> symbols ``[B, h*w, K]`` and a send mask.
+
+    ``K = max(V)``; patch i's first ``V[index_i]`` entries are its symbols, the rest
+    are zero and masked out.
+    """
+
+    def __init__(self, M: int, dim: int, depth: int, heads: int, window: int, values, rate_tokens: bool = True):
+        super().__init__()
+        self.values = list(values)
+        self.inp = nn.Linear(M, dim)
+        self.rate_tokens = nn.Parameter(torch.zeros(len(self.values), dim)) if rate_tokens else None
+        if rate_tokens:
+            nn.init.trunc_normal_(self.rate_tokens, std=0.02)
+        self.blocks = SwinStage(dim, depth, heads, window)
+        self.norm = nn.LayerNorm(dim)
+        self.heads = nn.ModuleList(nn.Linear(dim, v) for v in self.values)
+
+    def forward(self, y: torch.Tensor, index: torch.Tensor):
+        b, _, h, w = y.shape
+        t = self.inp(y.permute(0, 2, 3, 1))
+        if self.rate_tokens is not None:
+            t = t + self.rate_tokens[index]
+        t = self.norm(self.blocks(t)).reshape(b * h * w, -1)
+        flat = index.reshape(-1)
+        kmax = max(self.values)
+        out = t.new_zeros(b * h * w, kmax)
+        for j, (v, head) in enumerate(zip(self.values, self.heads)):
+            rows = (flat == j).nonzero().squeeze(1)
+            if rows.numel():
+                out = out.index_copy(0, rows, nn.functional.pad(head(t[rows]), (0, kmax - v)))
+        lengths = torch.tensor(self.values, device=y.device)[flat]
+        mask = torch.arange(kmax, device=y.device)[None] < lengths[:, None]
+        return out.view(b, h * w, kmax), mask.view(b, h * w, kmax)
+
+
+class JSCCDecoder(nn.Module):
+    """f_d*: received symbols ``[B, h*w, K]`` + indices -> ``y_hat [B, M, h, w]``.
+
+    Per-rate FC layers lift each patch's ``V[index_i]`` symbols to ``dim``; rate tokens
+    are added; ``N_d`` Transformer blocks; FC to ``M`` gives ``y_check``; with
+    ``refine`` a two-layer MLP on ``(y_check, mu, sigma)`` adds a correction (eq. (19)).
+    """
+
+    def __init__(self, M: int, dim: int, depth: int, heads: int, window: int, values, rate_tokens: bool = True, refine: bool = True):
+        super().__init__()
+        self.values = list(values)
+        self.heads = nn.ModuleList(nn.Linear(v, dim) for v in self.values)
+        self.rate_tokens = nn.Parameter(torch.zeros(len(self.values), dim)) if rate_tokens else None
+        if rate_tokens:
+            nn.init.trunc_normal_(self.rate_tokens, std=0.02)
+        self.blocks = SwinStage(dim, depth, heads, window)
+        self.norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, M)
+        self.refine = nn.Sequential(nn.Linear(3 * M, 2 * M), nn.GELU(), nn.Linear(2 * M, M)) if refine else None
+        self.dim = dim
+
+    def forward(self, s_hat: torch.Tensor, index: torch.Tensor, means=None, scales=None):
+        b, h, w = index.shape
+        flat = index.reshape(-1)
+        s = s_hat.reshape(b * h * w, -1)
+        t = s.new_zeros(b * h * w, self.dim)
+        for j, (v, head) in enumerate(zip(self.values, self.heads)):
+            rows = (flat == j).nonzero().squeeze(1)
+            if rows.numel():
+                t = t.index_copy(0, rows, head(s[rows, :v]))
+        t = t.view(b, h, w, self.dim)
+        if self.rate_tokens is not None:
+            t = t + self.rate_tokens[index]
+        y_check = self.out(self.norm(self.blocks(t)))  # [B, h, w, M]
+        if self.refine is not None:
+            mu = torch.zeros_like(y_check) if means is None else means.permute(0, 2, 3, 1)
+            sigma = scales.permute(0, 2, 3, 1)
+            y_check = y_check + self.refine(torch.cat([y_check, mu, sigma], dim=-1))
+        return y_check.permute(0, 3, 1, 2).contiguous()
+
+
+def transmit(s: torch.Tensor, mask: torch.Tensor, channel: Channel, snr_db: float, seeds=None) -> torch.Tensor:
+    """Send real symbols ``s [B, L, K]`` (``K`` even, mask ``[B, L, K]``) as complex pairs.
+
+    Each image is power-normalised over its sent symbols (``normalize_power`` with
+    the mask) and its sent symbols alone go through ``channel`` (seeded by
+    ``seeds[b]`` when given, so an image's noise depends only on its own seed);
+    with fading and perfect CSI the receiver equalises (zero forcing). Returns the
+    received real symbols ``[B, L, K]``, zero where nothing was sent. Differentiable.
+    """
+    b = s.shape[0]
+    xc = torch.complex(s[..., 0::2].contiguous(), s[..., 1::2].contiguous()).reshape(b, -1)
+    cmask = mask[..., 0::2].reshape(b, -1)
+    xc = normalize_power(xc, cmask)
+    rows = []
+    for i in range(b):
+        sent = xc[i][cmask[i]]
+        y, hgain = channel(sent[None], snr_db, seed=None if seeds is None else int(seeds[i]))
+        if channel.kind != "awgn" and channel.csi == "perfect":
+            y, _ = Channel.equalize(y, hgain, noise_variance(snr_db))
+        rows.append(torch.zeros_like(xc[i]).masked_scatter(cmask[i], y[0]))
+    yc = torch.stack(rows)
+    out = torch.stack([yc.real, yc.imag], dim=-1).reshape(s.shape)
+    return out * mask
+
+
+class NTSCC(CompressionModel):
+    """The NTSCC model: an :class:`NTC` (g_a, g_s, h_a, h_s, entropy models) + f_e + f_d*.
+
+    ``forward(x, channel, snr_db, eta=None, seeds=None, pixels=None, z_strings=False)``
+    with ``x`` float ``[B, 3, H, W]`` (sides multiples of :attr:`pad_multiple`) returns a
+    dict of ``x_hat`` (NTSCC reconstruction), ``x_ntc`` (g_s of the quantisation proxy),
+    ``index`` ``[B, h, w]`` (rate indices), ``k`` ``[B, h, w]`` (symbols per patch,
+    straight-through in training), ``k_raw`` (``eta * -log2 P``), ``y_uses`` (``sum k / 2``),
+    ``z_bits``, ``side_bits``, ``side_uses``, ``cbr`` (all ``[B]``). ``pixels`` ``[B]``
+    = unpadded ``H*W`` per image (default ``H*W``). ``z_strings=True`` counts the real
+    rANS strings of z (eval).
+    """
+
+    def __init__(self, ntc: NTC, f_e: JSCCEncoder, f_d: JSCCDecoder, allocator: RateAllocator, variant: str = "full", eta: float = 0.2):
+        super().__init__()
+        self.ntc, self.f_e, self.f_d = ntc, f_e, f_d
+        self.allocator = allocator
+        self.variant = variant
+        self.adaptive, self.refine, self.send_z = VARIANTS[variant]
+        self.eta = float(eta)
+
+    @property
+    def pad_multiple(self) -> int:
+        return self.ntc.pad_multiple
+
+    def allocate(self, y_lik: torch.Tensor, eta: float):
+        """Rate indices and symbols per patch: ``(index, k, k_raw)``, each ``[B, h, w]``."""
+        k_raw = eta * patch_information(y_lik)
+        if not self.adaptive:
+            index = torch.zeros_like(k_raw, dtype=torch.long)
+            return index, torch.full_like(k_raw, float(self.allocator.values[0])), k_raw
+        if self.training:
+            index, k = self.allocator.straight_through(k_raw)
+        else:
+            index, k = self.allocator(k_raw)
+        return index, k, k_raw
+
+    def forward(self, x, channel: Channel, snr_db: float, eta: float | None = None, seeds=None, pixels=None, z_strings: bool = False, side_capacity: float | None = None):
+        eta = self.eta if eta is None else float(eta)
+        b, _, hh, ww = x.shape
+        ntc = self.ntc
+        y = ntc.g_a(x)
+        z = ntc.h_a(y if ntc.prior == "mean-scale" else torch.abs(y))
+        z_hat, z_lik = ntc.entropy_bottleneck(z)
+        means, scales = ntc.params(z_hat)
+        y_tilde, y_lik = ntc.gaussian_conditional(y, scales, means=means)
+        index, k, k_raw = self.allocate(y_lik, eta)
+        s, mask = self.f_e(y, index)
+        s_hat = transmit(s, mask, channel, snr_db, seeds)
+        y_hat = self.f_d(s_hat, index, means, scales)
+        x_hat = ntc.g_s(y_hat)
+        x_ntc = ntc.g_s(y_tilde) if self.training else None
+
+        if z_strings:
+            strings = ntc.entropy_bottleneck.compress(z)
+            z_bits = torch.tensor([8.0 * len(st) for st in strings], device=x.device)
+        else:
+            z_bits = -torch.log2(z_lik).flatten(1).sum(1)
+        if not self.send_z:
+            z_bits = torch.zeros_like(z_bits)
+        patches = index[0].numel()
+        index_bits = float(patches * self.allocator.bits_per_patch) if self.adaptive else 0.0
+        side_bits = z_bits + index_bits
+        cap = capacity("awgn", snr_db) if side_capacity is None else float(side_capacity)
+        side_uses = side_bits / cap
+        y_uses = k.flatten(1).sum(1) / 2.0
+        if pixels is None:
+            pixels = torch.full((b,), float(hh * ww), device=x.device)
+        else:
+            pixels = torch.as_tensor(pixels, dtype=torch.float32, device=x.device)
+        cbr = (y_uses + side_uses) / (3.0 * pixels)
+        return {
+            "x_hat": x_hat, "x_ntc": x_ntc, "index": index, "k": k, "k_raw": k_raw, "mask": mask,
+            "y_uses": y_uses, "z_bits": z_bits, "side_bits": side_bits, "side_uses": side_uses, "cbr": cbr,
+            "y_likelihoods": y_lik, "z_likelihoods": z_lik,
+        }
+
+
+def build_ntscc(cfg: dict) -> NTSCC:
+    """An :class:`NTSCC` from a ``model:`` config (transform keys + NTSCC_DEFAULTS keys + ``eta``)."""
+    c = {**TRANSFORM_DEFAULTS, **NTSCC_DEFAULTS}
+    c.update({k: v for k, v in cfg.items() if v is not None})
+    variant = c["variant"]
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose from {list(VARIANTS)}")
+    adaptive, refine, _ = VARIANTS[variant]
+    ntc = build_ntc(c)
+    M = int(c["M"])
+    dim = int(c["jscc_dim"] or M)
+    if adaptive:
+        values = c["rate_values"] or default_rate_values()
+    else:
+        values = [int(c["fixed_k"])]
+    allocator = RateAllocator(values)
+    heads, window = int(c["jscc_heads"]), int(c["jscc_window"])
+    f_e = JSCCEncoder(M, dim, int(c["jscc_depth_enc"]), heads, window, allocator.values, rate_tokens=adaptive)
+    f_d = JSCCDecoder(M, dim, int(c["jscc_depth_dec"]), heads, window, allocator.values, rate_tokens=adaptive, refine=refine)
+    return NTSCC(ntc, f_e, f_d, allocator, variant, float(c.get("eta", 0.2)))

@@ -1,0 +1,46 @@
+"""CLI: ``python -m ntscc_sim.report RESULTS_DIR [options]`` (exit code 2 on bad input)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .bd import METHODS
+from .build import FORMATS, build_report
+from .data import METRIC_LABELS, ReportInputError
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ntscc_sim.report",
+                                description="BD-rate tables, figures and report.md/html for a results folder.")
+    p.add_argument("results_dir", help="folder holding points.csv (and optionally run.json)")
+    p.add_argument("--anchor", default=None, help="BD anchor scheme (default: run.json report.anchor, else first)")
+    p.add_argument("--metric", default="psnr", choices=tuple(METRIC_LABELS), help="headline quality metric")
+    p.add_argument("--format", default="md,csv,html", help=f"comma list of {','.join(FORMATS)}")
+    p.add_argument("--overlay", action="extend", nargs="+", default=[], metavar="FILE",
+                   help="CompressAI-style JSON or CSV (cbr, psnr[, name, snr_db]) curves for the RD figures")
+    p.add_argument("--method", default="pchip", choices=METHODS, help="BD interpolation")
+    p.add_argument("--no-figures", action="store_true", help="skip writing figures")
+    a = p.parse_args(argv)
+    try:
+        out = build_report(a.results_dir, anchor=a.anchor, metric=a.metric, formats=a.format,
+                           overlays=a.overlay, method=a.method, figures=not a.no_figures)
+    except ReportInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # bad --format
+        p.error(str(exc))
+    from .tables import bd_display_table
+
+    for m in out["metrics"]:
+        print(bd_display_table(out["bd"], m).to_markdown(), end="\n\n")
+    for w in out["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"anchor: {out['anchor']}; {len(out['figures'])} figure(s)")
+    for k, v in out["files"].items():
+        print(f"{k}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

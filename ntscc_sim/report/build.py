@@ -1,0 +1,229 @@
+"""Assemble the report of one results folder: BD tables, curves, figures, report.md/html.
+
+Example
+-------
+>>> out = build_report("results/quickstart")          # doctest: +SKIP
+>>> out["anchor"], out["files"]["bd_csv"]              # doctest: +SKIP
+('BPG + LDPC', 'results/quickstart/bd.csv')
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .bd import METHODS, bd_table
+from .data import (METRIC_LABELS, ReportInputError, aggregate_curves, read_points, read_run_info,
+                   scheme_order)
+from .figures import find_rate_maps, write_figures
+from .overlay import load_overlay
+from .render import to_html, to_markdown
+from .style import SchemeStyles
+from .tables import Table, bd_display_table, curve_table, kv_table
+
+FORMATS = ("md", "csv", "tex", "html")
+
+
+def _parse_formats(formats) -> set[str]:
+    if isinstance(formats, str):
+        formats = formats.split(",")
+    fmts = {f.strip().lower() for f in formats if f and f.strip()}
+    bad = fmts - set(FORMATS)
+    if bad:
+        raise ValueError(f"unknown format(s) {sorted(bad)}; choose from {FORMATS}")
+    return fmts
+
+
+def resolve_anchor(curves: pd.DataFrame, anchor: str | None, run_info: dict) -> tuple[str, list[str]]:
+    """Pick the BD anchor: explicit name, else run.json ``scenario.report.anchor``, else first scheme.
+
+    A name matches a scheme display name (exactly, then case-insensitively) or a
+    ``kind`` held by exactly one scheme. An explicit unknown anchor raises
+    ReportInputError; an unknown run.json anchor falls back with a warning.
+    """
+    schemes = scheme_order(curves)
+    kinds = curves.drop_duplicates("scheme").set_index("scheme")["kind"]
+
+    def match(name: str) -> str | None:
+        if name in schemes:
+            return name
+        for cands in ([s for s in schemes if s.lower() == name.lower()],
+                      [s for s in schemes if kinds[s].lower() == name.lower()]):
+            if len(cands) == 1:
+                return cands[0]
+        return None
+
+    if anchor:
+        found = match(str(anchor))
+        if found is None:
+            raise ReportInputError(f"anchor {anchor!r} is not a scheme in points.csv ({', '.join(schemes)})")
+        return found, []
+    scen = run_info.get("scenario") if isinstance(run_info.get("scenario"), dict) else {}
+    rep = scen.get("report") if isinstance(scen.get("report"), dict) else {}
+    cfg = rep.get("anchor")
+    if cfg:
+        found = match(str(cfg))
+        if found is not None:
+            return found, []
+        msg = f"run.json anchor {cfg!r} not found among schemes; using {schemes[0]!r}"
+        warnings.warn(msg, stacklevel=2)
+        return schemes[0], [msg]
+    return schemes[0], []
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            s = v if isinstance(v, str) else json.dumps(v, default=str)
+            out[key] = s if len(s) <= 160 else s[:157] + "..."
+    return out
+
+
+def _blocks(results_dir: Path, info: dict, points: pd.DataFrame, curves: pd.DataFrame, bd: pd.DataFrame,
+            metrics: list[str], anchor: str, method: str, figs, rate_maps, overlays, warns) -> tuple[list, str]:
+    scen = info.get("scenario") if isinstance(info.get("scenario"), dict) else {}
+    name = str(scen.get("name") or results_dir.name)
+    b = [("h", 1, f"ntscc_sim report: {name}"),
+         ("p", f"Results folder: {results_dir}. Built by ntscc_sim.report from result files only "
+               f"(points.csv{', run.json' if info else ''}); nothing is recomputed.")]
+    b.append(("h", 2, "Scenario"))
+    summary = {"schemes": ", ".join(scheme_order(points)),
+               "SNRs (dB)": ", ".join(f"{s:g}" for s in sorted(points["snr_db"].unique())),
+               "images": points["image"].nunique(), "rows in points.csv": len(points)}
+    for k in ("seed", "git_commit"):
+        if k in info:
+            summary[k] = info[k]
+    b.append(("table", kv_table(summary)))
+    if scen:
+        b.append(("table", Table(["Scenario field", "Value"],
+                                 [[k, v] for k, v in _flatten(scen).items()], align_right=False)))
+    b.append(("h", 2, "BD-CBR / BD-quality (Table I form)"))
+    b.append(("p", f"Anchor: {anchor}. Interpolation: {method} (bjontegaard package) over log10 CBR, "
+                   "integrated over the overlapping range only. Each curve is the scheme's upper RD "
+                   "envelope of its operating points at that SNR and needs at least 4 points. "
+                   "Negative BD-CBR = bandwidth saving; positive BD-quality = gain."))
+    for m in metrics:
+        b.append(("h", 3, f"BD-CBR and BD-{METRIC_LABELS[m]}"))
+        b.append(("table", bd_display_table(bd, m)))
+    if figs:
+        b.append(("h", 2, "Figures"))
+        for section in dict.fromkeys(f.section for f in figs):
+            b.append(("h", 3, section))
+            b += [("img", f.png, f.caption) for f in figs if f.section == section]
+    if rate_maps:
+        b.append(("h", 2, "Rate-allocation maps"))
+        b += [("img", p, p.stem) for p in rate_maps]
+    if overlays:
+        b.append(("h", 2, "Overlays"))
+        b.append(("table", Table(["Name", "x", "SNR (dB)", "Points", "Source"],
+                                 [[o.name, o.x_kind, "all" if o.snr_db is None else f"{o.snr_db:g}",
+                                   str(len(o.x)), o.source] for o in overlays])))
+    b.append(("h", 2, "RD points"))
+    b.append(("table", curve_table(curves)))
+    versions = info.get("versions")
+    if isinstance(versions, dict) and versions:
+        b.append(("h", 2, "Versions"))
+        b.append(("table", kv_table(_flatten(versions), "Package", "Version")))
+    timings = info.get("timings")
+    if isinstance(timings, dict) and timings:
+        b.append(("h", 2, "Run time"))
+        b.append(("table", kv_table(_flatten(timings), "Stage", "Time")))
+    if warns:
+        b.append(("h", 2, "Warnings"))
+        b += [("p", w) for w in warns]
+    return b, name
+
+
+def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
+                 formats=("md", "csv", "html"), overlays=(), method: str = "pchip",
+                 figures: bool = True) -> dict:
+    """Build BD tables, curve table, figures and report files for one results folder.
+
+    Parameters
+    ----------
+    results_dir : path with ``points.csv`` (and optionally ``run.json``).
+    anchor : BD anchor scheme (display name or unique kind); default from run.json, else first scheme.
+    metric : "psnr" or "ms_ssim_db": the headline metric (the other is added when it has data).
+    formats : subset of {"md", "csv", "tex", "html"} (iterable or comma string).
+        csv: ``bd.csv``, ``curves.csv``; md: ``bd.md``, ``report.md``; tex: ``bd.tex``;
+        html: ``report.html`` (figures inline).
+    overlays : paths of overlay files (see :mod:`ntscc_sim.report.overlay`).
+    method : BD interpolation, "pchip" | "cubic" | "akima".
+    figures : write figures (PNG + PDF) under ``RESULTS_DIR/figures/``.
+
+    Returns
+    -------
+    dict with ``anchor``, ``metrics``, ``method``, ``bd`` (DataFrame, bd.csv columns),
+    ``curves`` (DataFrame), ``figures`` (list of PNG paths), ``files`` (name -> path),
+    ``warnings`` (list of str).
+
+    Raises
+    ------
+    ReportInputError
+        Missing folder / points.csv / required columns, bad overlay, unknown anchor,
+        or no values of the requested metric.
+    """
+    results_dir = Path(results_dir)
+    fmts = _parse_formats(formats)
+    if metric not in METRIC_LABELS:
+        raise ValueError(f"metric must be one of {tuple(METRIC_LABELS)}, got {metric!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    points = read_points(results_dir)
+    info = read_run_info(results_dir)
+    ovs = [o for p in overlays for o in load_overlay(p)]
+    curves = aggregate_curves(points)
+    if not np.isfinite(curves[metric]).any():
+        raise ReportInputError(f"{results_dir / 'points.csv'} has no {metric} values")
+    anchor_name, warns = resolve_anchor(curves, anchor, info)
+    metrics = [metric]
+    for m in METRIC_LABELS:
+        if m != metric and np.isfinite(curves[m]).any():
+            if np.isfinite(curves.loc[curves["scheme"] == anchor_name, m]).any():
+                metrics.append(m)
+            else:
+                warns.append(f"BD for {METRIC_LABELS[m]} skipped: anchor {anchor_name!r} has no "
+                             f"{METRIC_LABELS[m]} values (figures still drawn)")
+    bd = pd.concat([bd_table(curves, anchor_name, m, method) for m in metrics], ignore_index=True)
+
+    pairs = list(curves.drop_duplicates("scheme")[["scheme", "kind"]].itertuples(index=False, name=None))
+    fig_metrics = [metric] + [m for m in METRIC_LABELS if m != metric and np.isfinite(curves[m]).any()]
+    figs = (write_figures(curves, results_dir / "figures", SchemeStyles(pairs), ovs, fig_metrics)
+            if figures else [])
+    rate_maps = find_rate_maps(results_dir)
+
+    files: dict[str, str] = {}
+
+    def write(key: str, fname: str, text: str):
+        path = results_dir / fname
+        path.write_text(text, encoding="utf-8")
+        files[key] = str(path)
+
+    if "csv" in fmts:
+        bd.to_csv(results_dir / "bd.csv", index=False)
+        files["bd_csv"] = str(results_dir / "bd.csv")
+        curves.to_csv(results_dir / "curves.csv", index=False)
+        files["curves_csv"] = str(results_dir / "curves.csv")
+    tables = [bd_display_table(bd, m) for m in metrics]
+    if "md" in fmts:
+        write("bd_md", "bd.md", "\n\n".join(f"**{t.caption}**\n\n{t.to_markdown()}" for t in tables) + "\n")
+    if "tex" in fmts:
+        write("bd_tex", "bd.tex", "\n\n".join(t.to_latex() for t in tables) + "\n")
+    if fmts & {"md", "html"}:
+        blocks, title = _blocks(results_dir, info, points, curves, bd, metrics, anchor_name, method,
+                                figs, rate_maps, ovs, warns)
+        if "md" in fmts:
+            write("report_md", "report.md", to_markdown(blocks, results_dir))
+        if "html" in fmts:
+            write("report_html", "report.html", to_html(blocks, f"ntscc_sim report: {title}"))
+    return {"results_dir": str(results_dir), "anchor": anchor_name, "metrics": metrics, "method": method,
+            "bd": bd, "curves": curves, "figures": [str(f.png) for f in figs], "files": files,
+            "warnings": warns}

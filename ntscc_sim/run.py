@@ -1,0 +1,303 @@
+"""Run a scenario sweep: ``python -m ntscc_sim.run SCENARIO.yaml``.
+
+Exit codes: 0 success, 2 invalid scenario or arguments (nothing written),
+1 runtime failure, 130 interrupted (rerun to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from .config import resolve_device
+from .datasets import DatasetError, build_dataset
+from .scenario import ScenarioError, load_scenario
+from .store import ResultStore, atomic_write_json, snr_text
+
+RUN_JSON = "run.json"
+SUMMARY = "summary.csv"
+
+
+class UsageError(Exception):
+    """Invalid input detected before anything is written (exit code 2)."""
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python -m ntscc_sim.run",
+        description="Run an SNR x CBR sweep described by a YAML scenario (docs/scenarios.md).",
+    )
+    p.add_argument("scenario", help="scenario YAML file, e.g. scenarios/quickstart.yaml")
+    p.add_argument("--out", help="output folder (default: results/<scenario name>/)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the scenario's device")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the expanded sweep, compute nothing")
+    p.add_argument("--no-report", action="store_true", help="skip tables and figures at the end")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error(f"--workers must be >= 1, got {args.workers}")
+    return args
+
+
+def package_versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("ntscc_sim", "torch", "sionna-no-rt", "compressai", "numpy", "scipy", "av", "numba", "pytorch-msssim", "bjontegaard", "pandas", "matplotlib"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+        ).stdout.strip() or None
+    except Exception:
+        return None
+
+
+def fingerprint(scenario: dict, schemes) -> dict:
+    """What must match for results in the same folder to be comparable."""
+    return {
+        "seed": scenario["seed"],
+        "dataset": {k: v for k, v in scenario["dataset"].items() if k != "limit"},
+        "channel": scenario["channel"],
+        "schemes": {s.name: {"kind": s.kind, "params": s.fingerprint()} for s in schemes},
+    }
+
+
+def check_compatible(out_dir: Path, fp: dict) -> None:
+    """Refuse to mix results of a changed scenario into an existing folder."""
+    path = out_dir / RUN_JSON
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text()).get("fingerprint")
+    except (OSError, json.JSONDecodeError):
+        old = None
+    if not old:
+        return
+    fp = json.loads(json.dumps(fp, default=str))
+    for key in ("seed", "dataset", "channel"):
+        if old.get(key) != fp[key]:
+            raise UsageError(
+                f"{key}: differs from the results already in {out_dir} ({old.get(key)!r} there, {fp[key]!r} now); "
+                "use --out for a new folder or delete the old one"
+            )
+    for name, spec in fp["schemes"].items():
+        if name in old.get("schemes", {}) and old["schemes"][name] != spec:
+            raise UsageError(
+                f"schemes[{name!r}]: parameters differ from the results already in {out_dir}; "
+                "rename the scheme, use --out for a new folder, or delete the old one"
+            )
+
+
+def write_summary(out_dir: Path, param_columns) -> None:
+    """Per scheme x configuration x SNR: means over images (PSNR averaged in dB)."""
+    import pandas as pd
+
+    df = pd.read_csv(out_dir / "points.csv")
+    if df.empty:
+        return
+    keys = ["scheme", "kind", "config", "snr_db"]
+    spec = {
+        "images": ("image", "count"),
+        "cbr": ("cbr", "mean"),
+        "bits": ("bits", "mean"),
+        "psnr": ("psnr", "mean"),
+        "psnr_std": ("psnr", "std"),
+        "ms_ssim_db": ("ms_ssim_db", "mean"),
+        "outage_rate": ("outage", "mean"),
+    }
+    for c in param_columns:
+        if c in df.columns and df[c].notna().any():
+            spec[c] = (c, "mean" if pd.api.types.is_numeric_dtype(df[c]) else "first")
+    agg = df.groupby(keys, sort=False, dropna=False).agg(**spec)
+    agg.reset_index().to_csv(out_dir / SUMMARY, index=False, float_format="%.6g")
+
+
+def _banana_dispatch(args):
+    """The banana-source experiment (dataset kind ``banana``) has its own runner."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(args.scenario).read_text()) if Path(args.scenario).is_file() else None
+    except yaml.YAMLError:
+        return None
+    if not (isinstance(raw, dict) and isinstance(raw.get("dataset"), dict) and raw["dataset"].get("kind") == "banana"):
+        return None
+    try:
+        from . import banana
+
+        data = banana.validate_banana_scenario(raw)
+        if args.device:
+            data["device"] = args.device
+        device = resolve_device(data.get("device", "auto"))
+        out_dir = Path(args.out) if args.out else Path("results") / data["name"]
+        if args.dry_run:
+            print(banana.describe(data))
+            return 0
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        banana.run_banana(data, out_dir, device, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        traceback.print_exc()
+        print(f"error: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"done: {out_dir}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    banana = _banana_dispatch(args)
+    if banana is not None:
+        return banana
+    try:
+        scenario = load_scenario(args.scenario)
+        data = scenario.data
+        if args.device:
+            data["device"] = args.device
+        try:
+            dataset = build_dataset(data["dataset"])
+        except DatasetError as exc:
+            raise ScenarioError(exc.key, str(exc)) from None
+        device = resolve_device(data["device"]) if data["device"] != "cuda" else data["device"]
+        from .sweep import build_schemes, columns_for, default_cache_dir, expand
+
+        out_dir = Path(args.out) if args.out else Path("results") / scenario.name
+        cache_dir = default_cache_dir()
+        schemes = build_schemes(data, device, out_dir, cache_dir)
+        units, order = expand(data, schemes, dataset.ids, data["run"]["batch_images"])
+        if args.dry_run:
+            print(f"scenario {scenario.name!r}: {len(dataset)} image(s), {len(data['snr_db'])} SNR(s) {data['snr_db']} dB, channel {data['channel']['kind']}")
+            total = 0
+            for s in schemes:
+                n_cfg = len(s.configurations())
+                n = n_cfg * len(data["snr_db"]) * len(dataset)
+                total += n
+                print(f"  {s.name} [{s.kind}]: {n_cfg} configuration(s) x {len(data['snr_db'])} SNR x {len(dataset)} image(s) = {n} points")
+            print(f"total: {total} points in {len(units)} work units -> {out_dir}")
+            return 0
+        fp = fingerprint(data, schemes)
+        check_compatible(out_dir, fp)
+        if data["device"] == "cuda":
+            resolve_device("cuda")
+    except (ScenarioError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    try:
+        return _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; finished points are saved in {out_dir}/points.csv — rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # runtime failure
+        traceback.print_exc()
+        print(f"error: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp) -> int:
+    from tqdm import tqdm
+
+    from . import sweep
+    from .sweep import columns_for
+
+    t0 = time.time()
+    store = ResultStore(out_dir, columns_for(schemes)).open()
+    run_info = {
+        "status": "running",
+        "scenario": data,
+        "scenario_file": scenario.path,
+        "seed": data["seed"],
+        "device": device,
+        "workers": args.workers,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "fingerprint": fp,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write_json(out_dir / RUN_JSON, run_info)
+
+    pending = []
+    for u in units:
+        todo = tuple(i for i in u.images if not store.has(u.scheme, u.config_key, u.snr_db, i))
+        if todo:
+            pending.append(type(u)(u.scheme_index, u.scheme, u.kind, u.config, u.snr_db, todo))
+    n_points = sum(len(u.images) for u in pending)
+    print(f"{scenario.name}: {len(order)} points, {len(order) - n_points} already done, {n_points} to compute -> {out_dir}", file=sys.stderr)
+
+    scheme_seconds: dict[str, float] = {}
+    bar = tqdm(total=n_points, unit="pt", disable=args.quiet, dynamic_ncols=True, file=sys.stderr)
+    if args.workers == 1 or len(pending) <= 1:
+        sweep.init_worker(data, device, out_dir, cache_dir)
+        for u in pending:
+            bar.set_postfix_str(f"{u.scheme} {u.config_key} {snr_text(u.snr_db)} dB", refresh=False)
+            ts = time.time()
+            rows = sweep.run_unit(u)
+            scheme_seconds[u.scheme] = scheme_seconds.get(u.scheme, 0.0) + time.time() - ts
+            store.append(rows)
+            bar.update(len(rows))
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=sweep.init_worker, initargs=(data, device, str(out_dir), cache_dir, 1)) as pool:
+            futures = {pool.submit(sweep.run_unit, u): u for u in pending}
+            for fut in as_completed(futures):
+                rows = fut.result()
+                store.append(rows)
+                bar.update(len(rows))
+    bar.close()
+
+    # derived rows (e.g. MCS envelopes), canonical order, summary, report
+    import pandas as pd
+
+    points = pd.read_csv(out_dir / "points.csv", keep_default_na=True)
+    derived = []
+    for s in schemes:
+        derived.extend(s.derived_rows(points))
+    store.finalize(order, derived)
+    param_cols = [c for c in store.columns if c not in ("scheme", "kind", "config", "snr_db", "image", "pixels", "cbr", "bits", "psnr", "ms_ssim_db", "outage", "derived")]
+    write_summary(out_dir, param_cols)
+    run_info.update(
+        status="complete",
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        timings={"total_s": round(time.time() - t0, 3), "per_scheme_s": {k: round(v, 3) for k, v in scheme_seconds.items()}},
+        points=len(order),
+    )
+    atomic_write_json(out_dir / RUN_JSON, run_info)
+    if not args.no_report and data["report"]["enabled"]:
+        try:
+            from .report import build_report
+
+            build_report(out_dir, anchor=data["report"]["anchor"], metric=data["report"]["metric"],
+                         formats=tuple(data["report"]["formats"]), overlays=tuple(data["report"]["overlay"]))
+        except ImportError:
+            pass
+    print(f"done: {out_dir}/points.csv ({len(order)} points), summary.csv, run.json", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

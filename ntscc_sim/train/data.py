@@ -1,0 +1,147 @@
+"""Training and validation images for the training loop.
+
+Every batch is a pure function of ``(seed, step)``: the sample order is an
+epoch-wise permutation seeded by ``(seed, epoch)``, crops and flips are drawn
+from ``(seed, step)``. A resumed run therefore sees exactly the batches it
+would have seen without the interruption.
+
+* ``cifar10``: the five ``data_batch_*`` pickles (via
+  :class:`ntscc_sim.datasets.Cifar10Images`); validation on the first
+  ``val_limit`` images of ``test_batch``.
+* ``folder``: every image of ``path`` held in memory as uint8, random square
+  crops of size ``crop`` (images smaller than the crop are edge-padded);
+  validation on centre crops (``val_crop``, default ``crop``) of ``val_path``.
+
+Batches are float32 [B, 3, H, W] in [0, 1] (uint8 / 255).
+
+Example
+-------
+>>> data = TrainData(cfg)                                   # doctest: +SKIP
+>>> data.batch(0).shape                                     # doctest: +SKIP
+torch.Size([64, 3, 32, 32])
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..config import derive_seed
+from ..datasets import Cifar10Images, DatasetError, FolderImages
+from ..scenario.errors import ScenarioError
+from .config import expand_path
+
+
+def _to_chw(img) -> torch.Tensor:
+    return torch.from_numpy(img).permute(2, 0, 1).contiguous()
+
+
+def _gen(*parts) -> torch.Generator:
+    return torch.Generator().manual_seed(derive_seed(*parts))
+
+
+def _open(cls, key, *args, **kwargs):
+    try:
+        return cls(*args, **kwargs)
+    except DatasetError as exc:
+        raise ScenarioError(key, str(exc)) from None
+
+
+def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre crop of a [C, H, W] tensor to at most ``size`` x ``size``."""
+    h, w = x.shape[-2:]
+    ch, cw = min(size, h), min(size, w)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return x[..., top : top + ch, left : left + cw]
+
+
+class TrainData:
+    """Deterministic batches for one resolved training config (``config["data"]``)."""
+
+    def __init__(self, config: dict):
+        spec = config["data"]
+        self.seed = int(config.get("seed", 0))
+        self.batch_size = int(spec["batch_size"])
+        self.flip = bool(spec.get("flip", True))
+        self.kind = spec["kind"]
+        path = expand_path(spec["path"])
+        val_key = "data.val_path" if spec.get("val_path") else "data.path"
+        val_path = expand_path(spec.get("val_path") or spec["path"])
+        if self.kind == "cifar10":
+            train = _open(Cifar10Images, "data.path", path, split="train", limit=spec.get("limit"))
+            self._images = torch.from_numpy(train.array()).permute(0, 3, 1, 2).contiguous()  # uint8 [N,3,32,32]
+            self.crop = None
+            val = _open(Cifar10Images, val_key, val_path, split="test", limit=spec["val_limit"])
+            self._val = torch.from_numpy(val.array()).permute(0, 3, 1, 2).contiguous()
+        elif self.kind == "folder":
+            train = _open(FolderImages, "data.path", path, limit=spec.get("limit"))
+            self._images = [_to_chw(img) for _, img in train]
+            self.crop = int(spec["crop"])
+            val = _open(FolderImages, val_key, val_path, limit=spec["val_limit"])
+            vc = int(spec.get("val_crop") or self.crop)
+            crops = [centre_crop(_to_chw(img), vc) for _, img in val]
+            shapes = {tuple(c.shape) for c in crops}
+            if len(shapes) != 1:
+                raise ValueError(f"validation crops differ in size {sorted(shapes)}; choose a val_crop <= the smallest image side")
+            self._val = torch.stack(crops)
+        else:  # pragma: no cover - validated earlier
+            raise ValueError(f"unknown data kind {self.kind!r}")
+        self._perm_epoch = -1
+        self._perm = None
+
+    def __len__(self) -> int:
+        """Number of training images."""
+        return len(self._images)
+
+    def epoch(self, step: int) -> int:
+        """Epoch (full passes over the training images) reached at ``step``."""
+        return (int(step) * self.batch_size) // len(self)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if epoch != self._perm_epoch:
+            self._perm = torch.randperm(len(self), generator=_gen(self.seed, "train-order", epoch))
+            self._perm_epoch = epoch
+        return self._perm
+
+    def indices(self, step: int) -> list[int]:
+        """Training-image indices of the batch at ``step``."""
+        n, out = len(self), []
+        pos = int(step) * self.batch_size
+        while len(out) < self.batch_size:
+            epoch, off = divmod(pos, n)
+            take = min(self.batch_size - len(out), n - off)
+            out.extend(self._permutation(epoch)[off : off + take].tolist())
+            pos += take
+        return out
+
+    def batch(self, step: int) -> torch.Tensor:
+        """Float [B, 3, H, W] in [0, 1] for ``step`` (H = W = 32 for CIFAR-10, = crop for folders)."""
+        idx = self.indices(step)
+        gen = _gen(self.seed, "train-augment", int(step))
+        if self.kind == "cifar10":
+            x = self._images[idx]
+        else:
+            tiles = []
+            for i in idx:
+                img = self._images[i]
+                h, w = img.shape[-2:]
+                if h < self.crop or w < self.crop:
+                    img = F.pad(img[None].float(), (0, max(0, self.crop - w), 0, max(0, self.crop - h)), mode="replicate")[0].to(torch.uint8)
+                    h, w = img.shape[-2:]
+                top = int(torch.randint(0, h - self.crop + 1, (), generator=gen))
+                left = int(torch.randint(0, w - self.crop + 1, (), generator=gen))
+                tiles.append(img[:, top : top + self.crop, left : left + self.crop])
+            x = torch.stack(tiles)
+        if self.flip:
+            mask = torch.rand(len(idx), generator=gen) < 0.5
+            x = torch.where(mask[:, None, None, None], x.flip(-1), x)
+        return x.float() / 255.0
+
+    def val_batches(self, batch_size: int | None = None):
+        """Validation images as a list of float [b, 3, H, W] tensors in [0, 1]."""
+        bs = int(batch_size or self.batch_size)
+        return [self._val[i : i + bs].float() / 255.0 for i in range(0, len(self._val), bs)]
+
+    @property
+    def num_val(self) -> int:
+        return len(self._val)

@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny scenarios on builtin images, paths to ../shared data."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("NTSCC_SIM_SHARED", REPO.parent / "shared"))
+KODAK = SHARED / "data" / "kodak"
+CIFAR = SHARED / "data" / "cifar-10-batches-py"
+BSDS = SHARED / "data" / "bsds500"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test session uses its own encode cache (never the user's)."""
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    monkeypatch.setenv("NTSCC_SIM_CACHE", str(cache))
+
+
+def tiny_scenario(**overrides) -> dict:
+    """A small valid scenario: 2 builtin crops, AWGN, a fixed-MCS link and a capacity link."""
+    sc = {
+        "name": "tiny",
+        "seed": 3,
+        "dataset": {"kind": "builtin", "names": ["astronaut", "coffee"], "crop": [64, 96]},
+        "channel": {"kind": "awgn"},
+        "snr_db": [6.0, 12.0],
+        "schemes": [
+            {"name": "ldpc", "kind": "bpg-ldpc", "cbr": ["1/12", "1/6"], "mcs": {"modulation": "16qam", "rate": "1/2"}, "code": {"k": 1024}},
+            {"name": "cap", "kind": "bpg-capacity", "cbr": ["1/12", "1/6"]},
+        ],
+        "report": {"enabled": False},
+    }
+    sc.update(overrides)
+    return sc
+
+
+def write_yaml(path: Path, data) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False) if not isinstance(data, str) else data)
+    return path
+
+
+def python_cmd():
+    return [sys.executable, "-m", "ntscc_sim.run"]

@@ -1,0 +1,277 @@
+"""Tests of the reporting layer (ntscc_sim.report): BD values, aggregation, tables, figures, CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.interpolate import PchipInterpolator
+
+from ntscc_sim.report import (ReportInputError, aggregate_curves, bd_metrics, build_report,
+                              load_overlay, rd_envelope, read_points)
+from ntscc_sim.report.__main__ import main as cli_main
+
+CBR = np.array([0.02, 0.04, 0.08, 0.16])
+PSNR = np.array([26.0, 29.0, 31.5, 33.0])
+
+# Example data published in the bjontegaard package README (libx265 presets).
+README_RATE_A = [9487.76, 4593.60, 2486.44, 1358.24]
+README_PSNR_A = [40.037, 38.615, 36.845, 34.851]
+README_RATE_T = [9787.80, 4469.00, 2451.52, 1356.24]
+README_PSNR_T = [40.121, 38.651, 36.970, 34.987]
+
+
+# --------------------------------------------------------------------------- BD core
+@pytest.mark.parametrize("method", ["pchip", "cubic", "akima"])
+def test_bd_cbr_of_scaled_rate_is_exact(method):
+    r = bd_metrics(CBR, PSNR, 0.8 * CBR, PSNR, method=method)
+    assert r.bd_cbr_pct == pytest.approx(-20.0, abs=1e-9)
+    assert r.bd_psnr_db > 0
+    r = bd_metrics(CBR, PSNR, 1.25 * CBR, PSNR, method=method)
+    assert r.bd_cbr_pct == pytest.approx(25.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("method", ["pchip", "cubic", "akima"])
+def test_bd_psnr_of_offset_curve_is_exact(method):
+    r = bd_metrics(CBR, PSNR, CBR, PSNR + 1.0, method=method)
+    assert r.bd_psnr_db == pytest.approx(1.0, abs=1e-9)
+    assert r.bd_cbr_pct < 0
+    same = bd_metrics(CBR, PSNR, CBR, PSNR, method=method)
+    assert same.bd_cbr_pct == 0.0 and same.bd_psnr_db == 0.0 and same.note == ""
+
+
+def _independent_pchip_bd(ra, pa, rt, pt):
+    """BD-rate / BD-PSNR computed directly with scipy (no bjontegaard package)."""
+    la, lt = np.log10(ra), np.log10(rt)
+
+    def avg(xa, ya, xt, yt):
+        ia, it = np.argsort(xa), np.argsort(xt)
+        fa, ft = PchipInterpolator(xa[ia], ya[ia]), PchipInterpolator(xt[it], yt[it])
+        lo, hi = max(xa.min(), xt.min()), min(xa.max(), xt.max())
+        return (ft.integrate(lo, hi) - fa.integrate(lo, hi)) / (hi - lo)
+
+    pa, pt = np.asarray(pa), np.asarray(pt)
+    return (10 ** avg(pa, la, pt, lt) - 1) * 100, avg(la, pa, lt, pt)
+
+
+def test_bd_matches_bjontegaard_readme_example():
+    r = bd_metrics(README_RATE_A, README_PSNR_A, README_RATE_T, README_PSNR_T, method="pchip")
+    ref_rate, ref_psnr = _independent_pchip_bd(np.array(README_RATE_A), README_PSNR_A,
+                                               np.array(README_RATE_T), README_PSNR_T)
+    assert r.bd_cbr_pct == pytest.approx(ref_rate, abs=1e-9)
+    assert r.bd_psnr_db == pytest.approx(ref_psnr, abs=1e-9)
+    # pinned values (bjontegaard 1.3.0, cross-checked above for PCHIP)
+    assert r.bd_cbr_pct == pytest.approx(-4.4175, abs=1e-4)
+    assert r.bd_psnr_db == pytest.approx(0.1197, abs=1e-4)
+    ak = bd_metrics(README_RATE_A, README_PSNR_A, README_RATE_T, README_PSNR_T, method="akima")
+    assert ak.bd_cbr_pct == pytest.approx(-4.4252, abs=1e-4)
+    assert ak.bd_psnr_db == pytest.approx(0.1194, abs=1e-4)
+    with pytest.raises(ValueError):
+        bd_metrics(CBR, PSNR, CBR, PSNR, method="linear")
+
+
+def test_rd_envelope_drops_dominated_points():
+    c, q = rd_envelope([0.1, 0.02, 0.05, 0.04, 0.04, np.nan, -1], [30, 25, 27, 28, 26, 40, 50])
+    np.testing.assert_allclose(c, [0.02, 0.04, 0.1])
+    np.testing.assert_allclose(q, [25, 28, 30])
+
+
+def test_bd_non_overlapping_and_too_few_points():
+    r = bd_metrics(CBR, PSNR - 10, CBR * 10, PSNR + 10)
+    assert r.bd_cbr_pct is None and r.bd_psnr_db is None
+    assert "no PSNR overlap" in r.note and "no CBR overlap" in r.note
+    # CBR ranges overlap, PSNR ranges do not: BD-PSNR defined, BD-CBR not
+    r = bd_metrics(CBR, PSNR - 10, CBR, PSNR)
+    assert r.bd_cbr_pct is None and r.bd_psnr_db == pytest.approx(10.0)
+    r = bd_metrics(CBR[:3], PSNR[:3], CBR, PSNR)
+    assert r.bd_cbr_pct is None and r.bd_psnr_db is None and "anchor has 3 points (<4)" in r.note
+    # 4 raw points, one dominated -> 3 on the envelope
+    r = bd_metrics(CBR, PSNR, CBR, [26.0, 29.0, 28.0, 33.0])
+    assert r.bd_cbr_pct is None and "test has 3 points on RD envelope of 4" in r.note
+
+
+# --------------------------------------------------------------------------- synthetic results
+IMAGES = ["a", "b", "c"]
+IMG_OFF = {"a": -1.0, "b": 0.5, "c": 0.5}
+TARGETS = [1 / 48, 1 / 32, 1 / 24, 1 / 16, 1 / 12]
+
+
+def _quality(t, snr):
+    return 25.0 + 4.0 * np.log2(t / 0.02) + 0.3 * snr
+
+
+def _write_points(folder: Path, rows, run=None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "points.csv", index=False)
+    if run is not None:
+        (folder / "run.json").write_text(json.dumps(run))
+    return folder
+
+
+def _rows(scheme, kind, snrs, rate_scale=1.0, offset=0.0, targets=TARGETS, **extra):
+    out = []
+    for snr in snrs:
+        for t in targets:
+            for im in IMAGES:
+                out.append(dict(scheme=scheme, kind=kind, config=f"target_cbr={t:g}", snr_db=snr, image=im,
+                                pixels=64 * 96, cbr=t * rate_scale, bits="", outage=0, target_cbr=t,
+                                psnr=_quality(t, snr) + offset + IMG_OFF[im],
+                                ms_ssim_db=_quality(t, snr) - 12 + offset + IMG_OFF[im], **extra))
+    return out
+
+
+@pytest.fixture
+def two_schemes(tmp_path):
+    rows = _rows("Ref", "bpg-ldpc", [5, 10], mcs="16qam-1/2") + _rows("Better", "ntscc", [5, 10], 0.8)
+    return _write_points(tmp_path / "res", rows, run={"scenario": {"name": "t", "report": {"anchor": "Ref"}},
+                                                      "versions": {"numpy": np.__version__},
+                                                      "seed": 3, "git_commit": "deadbeef",
+                                                      "timings": {"total_s": 1.5}})
+
+
+def test_build_report_bd_csv_pinned(two_schemes):
+    out = build_report(two_schemes, formats=("csv", "md", "tex"), figures=False)
+    assert out["anchor"] == "Ref"  # from run.json
+    text = (two_schemes / "bd.csv").read_text()
+    df = pd.read_csv(two_schemes / "bd.csv", keep_default_na=False)
+    assert list(df.columns) == ["scheme", "anchor", "snr_db", "metric", "bd_cbr_pct", "bd_psnr_db", "note"]
+    assert "nan" not in text.lower()
+    better = df[(df["scheme"] == "Better") & (df["metric"] == "psnr")]
+    assert len(better) == 2
+    np.testing.assert_allclose(better["bd_cbr_pct"].astype(float), -20.0, atol=1e-9)
+    assert (better["bd_psnr_db"].astype(float) > 0).all()
+    ref = df[df["scheme"] == "Ref"]
+    np.testing.assert_allclose(ref["bd_cbr_pct"].astype(float), 0.0)
+    assert set(df["metric"]) == {"psnr", "ms_ssim_db"}
+    md = (two_schemes / "bd.md").read_text()
+    assert "-20.00%" in md and "SNR = 10 dB" in md
+    assert r"\multicolumn{2}{c}{SNR = 5 dB}" in (two_schemes / "bd.tex").read_text()
+
+
+def test_aggregation_means_in_db_and_t_interval(tmp_path):
+    rows = [dict(scheme="S", snr_db=10, image=im, cbr=c, psnr=p)
+            for im, c, p in [("x", 0.05, 20.0), ("y", 0.07, 40.0), ("z", 0.06, 33.0)]]
+    rows.append(dict(scheme="S", snr_db=20, image="x", cbr=0.05, psnr=25.0))
+    pts = read_points(_write_points(tmp_path / "r", rows))
+    assert (pts["config"] == "cbr=0.05") .sum() == 2  # no config / target_cbr: keyed by rounded CBR
+    rows = [dict(r, cbr=0.05) for r in rows]
+    cur = aggregate_curves(read_points(_write_points(tmp_path / "r2", rows)))
+    c10 = cur[cur["snr_db"] == 10].iloc[0]
+    assert c10["psnr"] == pytest.approx(31.0)  # mean of dB values
+    lo, hi = stats.t.interval(0.95, 2, loc=31.0, scale=np.std([20, 40, 33], ddof=1) / np.sqrt(3))
+    assert c10["psnr_ci95"] == pytest.approx((hi - lo) / 2)
+    c20 = cur[cur["snr_db"] == 20].iloc[0]
+    assert c20["n_images"] == 1 and np.isnan(c20["psnr_ci95"])
+
+
+def test_missing_points_and_nan_free_output(tmp_path):
+    rows = _rows("Ref", "bpg-ldpc", [0, 10]) + _rows("Test", "deep-jscc", [10], 0.9)
+    rows += _rows("Sparse", "ntscc", [0, 10], targets=TARGETS[:3])
+    rows[0]["psnr"] = np.nan  # one missing measurement
+    folder = _write_points(tmp_path / "res", rows)
+    out = build_report(folder, anchor="Ref", formats=("csv",), figures=False)
+    df = pd.read_csv(folder / "bd.csv", keep_default_na=False)
+    assert "nan" not in (folder / "bd.csv").read_text().lower()
+    num = df[["bd_cbr_pct", "bd_psnr_db"]]
+    empty = (num == "").any(axis=1)
+    assert (df.loc[empty, "note"] != "").all()  # every missing number says why
+    sparse = df[(df["scheme"] == "Sparse") & (df["metric"] == "psnr")]
+    assert (sparse["note"].str.contains(r"test has 3 points \(<4\)")).all()
+    test0 = df[(df["scheme"] == "Test") & (df["snr_db"] == 0) & (df["metric"] == "psnr")]
+    assert test0["note"].iloc[0] == "no PSNR points at this SNR"
+    t10 = out["bd"].query("scheme == 'Test' and snr_db == 10 and metric == 'psnr'")
+    assert t10["bd_cbr_pct"].iloc[0] == pytest.approx(-10.0, abs=1e-9)
+
+
+def test_single_scheme_single_point(tmp_path):
+    folder = _write_points(tmp_path / "one", [dict(scheme="Only", snr_db=10, image="a", cbr=0.05, psnr=30.0)])
+    out = build_report(folder)
+    assert out["anchor"] == "Only"
+    assert out["bd"]["note"].str.contains(r"\(<4\)").all()
+    assert any(p.endswith("rd_psnr_snr10dB.png") for p in out["figures"])
+    assert (folder / "report.md").is_file() and (folder / "report.html").is_file()
+
+
+def test_figures_written(tmp_path):
+    snrs, tg = [1, 5, 10], [1 / 24, 1 / 16]
+    rows = _rows("NTSCC", "ntscc", snrs, 0.9, 1.0, targets=tg, train_snr_db=10)
+    for snr in snrs:  # matched-training rows for the other SNRs
+        if snr != 10:
+            rows += [dict(r, train_snr_db=snr, psnr=r["psnr"] + 0.2)
+                     for r in _rows("NTSCC", "ntscc", [snr], 0.9, 1.0, targets=tg)]
+    for mcs, thr in (("qpsk-1/2", 0), ("16qam-1/2", 6)):
+        for r in _rows("BPG + LDPC", "bpg-ldpc", snrs, targets=tg, mcs=mcs):
+            ok = r["snr_db"] >= thr
+            rows.append(dict(r, config=r["config"] + f";mcs={mcs}", bits=5000, outage=int(not ok),
+                             psnr=r["psnr"] if ok else 12.0))
+    folder = _write_points(tmp_path / "fig", rows)
+    maps = folder / "figures" / "rate_maps"
+    maps.mkdir(parents=True)
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(1, 1))
+    fig.add_subplot().imshow(np.eye(4))
+    fig.savefig(maps / "kodim01_rate.png")
+    out = build_report(folder, anchor="bpg-ldpc")  # anchor given as a unique kind
+    assert out["anchor"] == "BPG + LDPC"
+    names = {Path(p).name for p in out["figures"]}
+    for stem in ("rd_psnr_snr1dB", "rd_ms_ssim_db_snr10dB", "vs_snr_psnr_target_CBR_0.0625",
+                 "cliff_psnr_target_CBR_0.0625", "outage_target_CBR_0.0625"):
+        assert f"{stem}.png" in names
+        png = folder / "figures" / f"{stem}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (folder / "figures" / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
+    md = (folder / "report.md").read_text()
+    assert "figures/rate_maps/kodim01_rate.png" in md and "figures/cliff_psnr_target_CBR_0.0625.png" in md
+    html_text = (folder / "report.html").read_text()
+    assert html_text.count("data:image/png;base64,") == len(out["figures"]) + 1
+
+
+def test_overlays(tmp_path):
+    js = tmp_path / "ca.json"
+    js.write_text(json.dumps({"name": "bmshj2018", "results": {"bpp": [0.1, 0.2, 0.4],
+                                                               "psnr-rgb": [27.0, 29.0, 31.0],
+                                                               "ms-ssim-rgb": [0.9, 0.95, 0.99]}}))
+    cs = tmp_path / "ref.csv"
+    pd.DataFrame({"cbr": [0.02, 0.05, 0.08], "psnr": [26.0, 30.0, 32.0], "name": "paper", "snr_db": 10}).to_csv(cs)
+    a = load_overlay(js)[0]
+    assert a.x_kind == "bpp" and a.snr_db is None
+    np.testing.assert_allclose(a.ms_ssim_db, [10.0, -10 * np.log10(0.05), 20.0])
+    b = load_overlay(cs)[0]
+    assert (b.name, b.x_kind, b.snr_db) == ("paper", "cbr", 10.0)
+    folder = _write_points(tmp_path / "ov", _rows("Ref", "ntscc", [5, 10], targets=[1 / 16]))
+    out = build_report(folder, formats=("md",), overlays=[js, cs])
+    assert "bmshj2018" in (folder / "report.md").read_text()
+    assert any(p.endswith("rd_psnr_snr10dB.png") for p in out["figures"])
+    with pytest.raises(ReportInputError, match="bad.json"):
+        (tmp_path / "bad.json").write_text('{"results": {"psnr": [1]}}')
+        load_overlay(tmp_path / "bad.json")
+
+
+def test_input_errors(tmp_path, capsys):
+    missing = tmp_path / "nope"
+    assert cli_main([str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(missing) in err
+    bad = _write_points(tmp_path / "bad", [dict(scheme="S", snr_db=1, image="a", cbr=0.1)])
+    assert cli_main([str(bad)]) == 2
+    assert "psnr" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ReportInputError, match="points.csv not found"):
+        build_report(tmp_path / "empty")
+    ok = _write_points(tmp_path / "ok", _rows("A", "ntscc", [10]))
+    with pytest.raises(ReportInputError, match="anchor 'Z'"):
+        build_report(ok, anchor="Z", figures=False)
+
+
+def test_cli_subprocess_exit_code(tmp_path, two_schemes):
+    cmd = [sys.executable, "-m", "ntscc_sim.report"]
+    r = subprocess.run(cmd + [str(tmp_path / "missing")], capture_output=True, text=True)
+    assert r.returncode == 2 and str(tmp_path / "missing") in r.stderr
+    r = subprocess.run(cmd + [str(two_schemes), "--format", "csv", "--no-figures", "--method", "akima"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "-20.00%" in r.stdout and (two_schemes / "bd.csv").is_file()
