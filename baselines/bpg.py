@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -81,6 +80,7 @@ _BPG_MAGIC = b"BPG\xfb"
 _BPG_FORMAT_444 = 3
 _BPG_CS_YCBCR = 0
 _CB_SIZE = 8  # bpgenc pads the picture to a multiple of 8 (its "cb_size")
+_MAX_SIDE = 16384  # largest picture side accepted (HEVC level 6.2 allows 8192 x 4320)
 _FORMAT_VERSION = 1  # bump when the produced bytes change for the same settings
 
 # --------------------------------------------------------------------------------------------
@@ -484,7 +484,7 @@ def _parse_bpg(data: bytes) -> dict:
     width, pos = _get_ue7(data, pos)
     height, pos = _get_ue7(data, pos)
     _, pos = _get_ue7(data, pos)  # picture_data_length (0 = up to the end)
-    if width == 0 or height == 0 or width > 1 << 16 or height > 1 << 16:
+    if not (0 < width <= _MAX_SIDE and 0 < height <= _MAX_SIDE):
         raise ValueError(f"invalid BPG picture size {width}x{height}")
     if has_ext:
         ext_len, pos = _get_ue7(data, pos)
@@ -594,6 +594,8 @@ class BPGCodec:
         self.picture_hash = bool(picture_hash)
         self.qualities: list[int] = list(range(0, 52))
         self.name = "bpg"
+        #: about 6 QP steps halve the bitstream (used by the rate matcher for its first guess)
+        self.bits_halving_step = 6
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         self.disk_cache = bool(disk_cache)
         self.memory_cache_size = int(memory_cache_size)
@@ -672,7 +674,7 @@ class BPGCodec:
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be uint8 [H, W, 3], got {image.dtype} {image.shape}")
-        if min(image.shape[:2]) < 1 or max(image.shape[:2]) > 1 << 16:
+        if min(image.shape[:2]) < 1 or max(image.shape[:2]) > _MAX_SIDE:
             raise ValueError(f"unsupported image size {image.shape[:2]}")
         return np.ascontiguousarray(image)
 
@@ -800,7 +802,7 @@ class BPGCodec:
         if self.backend == "bpgenc" and self._bpgdec:
             rgb = self._decode_bpgdec(data)
         else:
-            rgb = _decode_bpg_pyav(data, require_hash=self.picture_hash)
+            rgb = _decode_bpg_pyav(data, require_hash=self.picture_hash, shape=shape)
         if shape is not None and tuple(shape)[:2] != rgb.shape[:2]:
             raise ValueError(f"decoded size {rgb.shape[:2]} != expected {tuple(shape)[:2]}")
         return rgb
@@ -824,15 +826,20 @@ class BPGCodec:
         return f"BPGCodec(backend={self.backend!r}, compress_level={self.compress_level})"
 
 
-def _decode_bpg_pyav(data: bytes, require_hash: bool = False) -> np.ndarray:
+def _decode_bpg_pyav(data: bytes, require_hash: bool = False, shape=None) -> np.ndarray:
     """Decode a BPG file with FFmpeg's HEVC decoder; ValueError when undecodable.
 
     With ``require_hash`` the stream must end with the MD5 decoded-picture-hash SEI, which
-    FFmpeg then checks (so truncation and payload corruption are detected).
+    FFmpeg then checks (so truncation and payload corruption are detected). A header whose size
+    differs from ``shape`` is rejected before anything is allocated.
     """
     import av
 
     info = _parse_bpg(data)
+    if shape is not None and (info["height"], info["width"]) != tuple(shape)[:2]:
+        raise ValueError(
+            f"BPG header size {info['height']}x{info['width']} != expected {tuple(shape)[:2]}"
+        )
     stream, cw, ch = _bpg_to_annexb(info)
     if require_hash:
         last = _split_annexb(stream)[-1]

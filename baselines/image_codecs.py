@@ -69,12 +69,13 @@ class PillowCodec:
         """Decode to uint8 [H, W, 3]; ValueError if Pillow cannot decode or the size differs."""
         try:
             with Image.open(io.BytesIO(bytes(data))) as im:
+                if shape is not None and (im.height, im.width) != tuple(shape)[:2]:
+                    # checked on the header, before a corrupted size makes Pillow allocate it
+                    raise ValueError(f"size {(im.height, im.width)} != expected {tuple(shape)[:2]}")
                 im.load()
                 rgb = np.asarray(im.convert("RGB")).copy()
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
             raise ValueError(f"{self.name}: cannot decode stream ({e})") from e
-        if shape is not None and tuple(shape)[:2] != rgb.shape[:2]:
-            raise ValueError(f"decoded size {rgb.shape[:2]} != expected {tuple(shape)[:2]}")
         return rgb
 
     def __repr__(self) -> str:

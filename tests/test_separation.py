@@ -61,18 +61,24 @@ def test_nothing_decodes_below_shannon_limit(mod, rate):
     assert all(r == payload for r in rx)
 
 
-def test_choose_quality_fits_and_is_best():
+def _codecs():
     from baselines.bpg import BPGCodec
+    from baselines.image_codecs import JPEGCodec
 
-    codec = BPGCodec(backend="x265")
+    return [BPGCodec(backend="x265"), JPEGCodec()]  # model-guided search, bisection
+
+
+@pytest.mark.parametrize("codec", _codecs(), ids=["bpg-guided", "jpeg-bisection"])
+def test_choose_quality_fits_and_is_best(codec):
     img = np.asarray(np.random.default_rng(1).integers(0, 256, (48, 64, 3)), dtype=np.uint8)
     img = np.clip(np.cumsum(img, axis=1) // 40, 0, 255).astype(np.uint8)
     sizes = {q: len(codec.encode(img, q)) * 8 for q in codec.qualities}
-    budget = sorted(sizes.values())[len(sizes) // 2]
-    q, data = choose_quality(codec, img, budget)
-    assert len(data) * 8 <= budget
-    better = [x for x in codec.qualities if x < q]
-    assert not better or sizes[max(better)] > budget
+    ordered = sorted(set(sizes.values()))
+    for budget in ordered[:: max(1, len(ordered) // 7)] + [ordered[-1] + 1000]:
+        q, data = choose_quality(codec, img, budget)
+        assert len(data) * 8 <= budget
+        idx = codec.qualities.index(q)
+        assert idx == 0 or sizes[codec.qualities[idx - 1]] > budget, "a better quality fits"
     assert choose_quality(codec, img, min(sizes.values()) - 1) == (None, None)
 
 

@@ -52,7 +52,7 @@ def _make_codec(params, context):
     from baselines.bpg import BPGCodec
 
     cache = None if context.cache_dir is None else f"{context.cache_dir}/bpg"
-    return BPGCodec(backend=params.get("backend", "auto"), cache_dir=cache)
+    return BPGCodec(backend=params.get("backend", "auto"), cache_dir=cache, compress_level=params.get("compress_level", 8))
 
 
 class _SeparationBase(Scheme):
@@ -90,6 +90,7 @@ class BPGLDPCScheme(_SeparationBase):
         "num_iter": Field("int", default=20, min=1, max=200),
         "residual_errors": Field("bool", default=False, doc="pass CRC-failed bits to the BPG decoder"),
         "backend": Field("str", default="auto", choices=("auto", "bpgenc", "x265")),
+        "compress_level": Field("int", default=8, min=1, max=9, doc="bpgenc -m (8 = its default, x265 veryslow)"),
     }
     PARAM_COLUMNS = ("target_cbr", "mcs", "qp", "code_k")
 
@@ -201,6 +202,7 @@ class BPGCapacityScheme(_SeparationBase):
         "cbr": Field("list", item=Field("any"), min_len=1, scalar_ok=True, check=_cbr_list, doc="target CBRs"),
         "fallback": Field("str", default="grey", choices=("grey", "mean")),
         "backend": Field("str", default="auto", choices=("auto", "bpgenc", "x265")),
+        "compress_level": Field("int", default=8, min=1, max=9, doc="bpgenc -m (8 = its default, x265 veryslow)"),
     }
     PARAM_COLUMNS = ("target_cbr", "qp")
 

@@ -15,29 +15,50 @@ from ntscc_sim.metrics import quality
 def choose_quality(codec, image: np.ndarray, budget_bits: int, image_key=None):
     """Best quality whose whole bitstream fits ``budget_bits``: ``(quality, bytes)`` or ``(None, None)``.
 
-    Bisection over ``codec.qualities`` (bitstream size falls as quality falls),
-    then a check of the neighbour so a non-monotone step cannot make us overspend
-    or miss a fitting better quality by one step.
+    Assumes the bitstream shrinks as quality falls (along ``codec.qualities``). When the codec
+    declares ``bits_halving_step`` (BPG: about 6 QP steps halve the size), the first guess comes
+    from that model and the search walks one step at a time from there (2-4 encodes instead of
+    ~6 for a bisection over 52 QPs); otherwise it bisects. Either way the answer is checked
+    against its better neighbour, so it is the best fitting quality and never overspends.
     """
     qs = list(codec.qualities)
     if budget_bits <= 0:
         return None, None
+    sizes: dict[int, int] = {}
 
     def size(i):
-        return len(codec.encode(image, qs[i])) * 8
+        if i not in sizes:
+            sizes[i] = len(codec.encode(image, qs[i])) * 8
+        return sizes[i]
 
-    if size(len(qs) - 1) > budget_bits:
-        return None, None
-    lo, hi = 0, len(qs) - 1  # invariant: qs[hi] fits
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if size(mid) <= budget_bits:
-            hi = mid
+    step = getattr(codec, "bits_halving_step", None)
+    if step:
+        i = len(qs) // 2
+        guess = i + step * np.log2(max(size(i), 1) / budget_bits)
+        i = int(np.clip(np.ceil(guess), 0, len(qs) - 1))
+        if size(i) <= budget_bits:
+            while i > 0 and size(i - 1) <= budget_bits:
+                i -= 1
         else:
-            lo = mid + 1
-    data = codec.encode(image, qs[hi])
-    assert len(data) * 8 <= budget_bits
-    return qs[hi], data
+            while i < len(qs) - 1 and size(i) > budget_bits:
+                i += 1
+            if size(i) > budget_bits:
+                return None, None
+        best = i
+    else:
+        if size(len(qs) - 1) > budget_bits:
+            return None, None
+        lo, hi = 0, len(qs) - 1  # invariant: qs[hi] fits
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if size(mid) <= budget_bits:
+                hi = mid
+            else:
+                lo = mid + 1
+        best = hi
+    data = codec.encode(image, qs[best])
+    assert len(data) * 8 <= budget_bits, "rate matching overspent the budget"
+    return qs[best], data
 
 
 class Scorer:

@@ -20,18 +20,20 @@ __all__ = ["layered_minsum_decode", "syndrome_ok"]
 
 
 # The check-node update of one layer is split into four simple loops over
-# the z rows so that LLVM can vectorise each of them (a fused loop touches too
-# many arrays for LLVM's runtime alias checks and stays scalar).
+# the z rows so that LLVM vectorises each of them: a fused loop writes too
+# many possibly-aliasing arrays (through wrap-around-checked indices) and
+# stays scalar, about 3x slower. No fastmath: results are IEEE-exact and
+# identical to a plain numpy implementation of the same schedule.
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, inline="always")
 def _gather_v2c(L, r_e, t_j, z0, z1, voff):
     """v2c messages ``t = L[v] - R`` of one base edge, rows z0..z1-1."""
     for i in range(z0, z1):
         t_j[i] = L[voff + i] - r_e[i]
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, inline="always")
 def _fold_min(t_j, min1, min2, sgn, z):
     """Running minimum, second minimum and sign product of |t| per row."""
     for i in range(z):
@@ -43,7 +45,7 @@ def _fold_min(t_j, min1, min2, sgn, z):
         sgn[i] = -sgn[i] if t < 0.0 else sgn[i]
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, inline="always")
 def _c2v(t_j, min1, min2, sgn, r_e, z):
     """New c2v messages; ``sgn`` carries alpha. Excluding the edge's own
     |t| from the minimum: if |t| == min1 the answer is min2 (equal to min1
@@ -55,14 +57,14 @@ def _c2v(t_j, min1, min2, sgn, r_e, z):
         r_e[i] = s * m
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, inline="always")
 def _scatter_app(L, r_e, t_j, z0, z1, voff):
     """A posteriori LLRs ``L[v] = t + R`` of one base edge, rows z0..z1-1."""
     for i in range(z0, z1):
         L[voff + i] = t_j[i] + r_e[i]
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, inline="always")
 def _xor_hard(L, parity, z0, z1, voff):
     for i in range(z0, z1):
         parity[i] ^= np.uint8(L[voff + i] < 0.0)

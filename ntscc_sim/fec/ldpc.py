@@ -114,10 +114,12 @@ class _QCGraph:
             raise ValueError("parity-check matrix is not quasi-cyclic as expected")
         self.h = h_qc[:, :self.n_vn].tocsr()          # decoding graph [m, n_vn]
 
-        # rate recovery: position of each received LLR in the VN vector
+        # rate recovery: received LLRs [0, n_sys_tx) are systematic bits
+        # 2z..k-1, the rest parity bits from k_ldpc on; fillers k..k_ldpc-1
+        self.n_sys_tx = n_sys_tx
         self.tx_pos = np.concatenate([
             np.arange(2 * z, k), np.arange(k_ldpc, k_ldpc + n - n_sys_tx)])
-        self.filler_pos = np.arange(k, k_ldpc)
+        self.k, self.k_ldpc, self.n = k, k_ldpc, n
 
 
 class LDPCCode:
@@ -241,11 +243,20 @@ class LDPCCode:
             return self._decode_minsum(llr)
         return self._decode_bp(llr)
 
-    def _decode_minsum(self, llr):
+    def _vn_llr(self, llr: np.ndarray) -> np.ndarray:
+        """Rate recovery: logits [B, n] -> LLRs ``log p0/p1`` [B, n_vn] of all
+        variable nodes of the decoding graph (punctured 0, fillers certain 0)."""
         g = self._g
         vn = np.zeros((llr.shape[0], g.n_vn), dtype=np.float32)
-        vn[:, g.tx_pos] = -llr                         # logits -> log p0/p1
-        vn[:, g.filler_pos] = _FILLER_LLR
+        k, k_ldpc, ns = g.k, g.k_ldpc, g.n_sys_tx
+        np.negative(llr[:, :ns], out=vn[:, 2 * g.z:k])
+        np.negative(llr[:, ns:], out=vn[:, k_ldpc:k_ldpc + g.n - ns])
+        vn[:, k:k_ldpc] = _FILLER_LLR
+        return vn
+
+    def _decode_minsum(self, llr):
+        g = self._g
+        vn = self._vn_llr(llr)
         bits, valid, iters = layered_minsum_decode(
             vn, g.layer_ptr, g.e_col, g.e_shift, g.chk_mask, g.z,
             self.num_iter, self.alpha, self.early_stop, self.k,

@@ -164,7 +164,7 @@ class NTCTask(Task):
         return aux_step(self, model, config["model"]["aux_lr"])
 
     def finalize(self, model, config):
-        model.update(force=True)
+        model.update(force=True, update_quantiles=True)
 
     def init_from(self, model, ckpt, config):
         """Start from another NTC checkpoint (e.g. fine-tuning a new lambda)."""

@@ -121,7 +121,7 @@ class JSCCDecoder(nn.Module):
         self.refine = nn.Sequential(nn.Linear(3 * M, 2 * M), nn.GELU(), nn.Linear(2 * M, M)) if refine else None
         self.dim = dim
 
-    def forward(self, s_hat: torch.Tensor, index: torch.Tensor, means=None, scales=None):
+    def forward(self, s_hat: torch.Tensor, index: torch.Tensor, means=None, scales=None, refine: bool = True):
         b, h, w = index.shape
         flat = index.reshape(-1)
         s = s_hat.reshape(b * h * w, -1)
@@ -134,7 +134,7 @@ class JSCCDecoder(nn.Module):
         if self.rate_tokens is not None:
             t = t + self.rate_tokens[index]
         y_check = self.out(self.norm(self.blocks(t)))  # [B, h, w, M]
-        if self.refine is not None:
+        if self.refine is not None and refine:
             mu = torch.zeros_like(y_check) if means is None else means.permute(0, 2, 3, 1)
             sigma = scales.permute(0, 2, 3, 1)
             y_check = y_check + self.refine(torch.cat([y_check, mu, sigma], dim=-1))
@@ -174,9 +174,11 @@ class NTSCC(CompressionModel):
     dict of ``x_hat`` (NTSCC reconstruction), ``x_ntc`` (g_s of the quantisation proxy),
     ``index`` ``[B, h, w]`` (rate indices), ``k`` ``[B, h, w]`` (symbols per patch,
     straight-through in training), ``k_raw`` (``eta * -log2 P``), ``y_uses`` (``sum k / 2``),
-    ``z_bits``, ``side_bits``, ``side_uses``, ``cbr`` (all ``[B]``). ``pixels`` ``[B]``
-    = unpadded ``H*W`` per image (default ``H*W``). ``z_strings=True`` counts the real
-    rANS strings of z (eval).
+    ``z_bits``, ``side_bits``, ``side_uses``, ``cbr`` (all ``[B]``), ``z_string`` (list of
+    bytes or None). ``pixels`` ``[B]`` = unpadded ``H*W`` per image (default ``H*W``).
+    ``z_strings=True`` counts the real rANS strings of z (eval). ``side_capacity``: bits
+    per channel use of the side information (default ``log2(1 + SNR)``). ``variant``
+    (``comparison-1``/``no-z``) switches refinement and z off for this call.
     """
 
     def __init__(self, ntc: NTC, f_e: JSCCEncoder, f_d: JSCCDecoder, allocator: RateAllocator, variant: str = "full", eta: float = 0.2):
@@ -203,8 +205,15 @@ class NTSCC(CompressionModel):
             index, k = self.allocator(k_raw)
         return index, k, k_raw
 
-    def forward(self, x, channel: Channel, snr_db: float, eta: float | None = None, seeds=None, pixels=None, z_strings: bool = False, side_capacity: float | None = None):
+    def forward(self, x, channel: Channel, snr_db: float, eta: float | None = None, seeds=None, pixels=None, z_strings: bool = False,
+                side_capacity: float | None = None, variant: str | None = None):
         eta = self.eta if eta is None else float(eta)
+        refine, send_z = self.refine, self.send_z
+        if variant is not None:  # evaluation-time ablation: may only switch features off
+            adaptive, v_refine, v_send_z = VARIANTS[variant]
+            if adaptive != self.adaptive:
+                raise ValueError(f"variant {variant!r} changes rate adaptation; this model is {self.variant!r}")
+            refine, send_z = refine and v_refine, send_z and v_send_z
         b, _, hh, ww = x.shape
         ntc = self.ntc
         y = ntc.g_a(x)
@@ -215,16 +224,17 @@ class NTSCC(CompressionModel):
         index, k, k_raw = self.allocate(y_lik, eta)
         s, mask = self.f_e(y, index)
         s_hat = transmit(s, mask, channel, snr_db, seeds)
-        y_hat = self.f_d(s_hat, index, means, scales)
+        y_hat = self.f_d(s_hat, index, means, scales, refine=refine)
         x_hat = ntc.g_s(y_hat)
         x_ntc = ntc.g_s(y_tilde) if self.training else None
 
+        strings = None
         if z_strings:
             strings = ntc.entropy_bottleneck.compress(z)
             z_bits = torch.tensor([8.0 * len(st) for st in strings], device=x.device)
         else:
             z_bits = -torch.log2(z_lik).flatten(1).sum(1)
-        if not self.send_z:
+        if not send_z:
             z_bits = torch.zeros_like(z_bits)
         patches = index[0].numel()
         index_bits = float(patches * self.allocator.bits_per_patch) if self.adaptive else 0.0
@@ -240,7 +250,8 @@ class NTSCC(CompressionModel):
         return {
             "x_hat": x_hat, "x_ntc": x_ntc, "index": index, "k": k, "k_raw": k_raw, "mask": mask,
             "y_uses": y_uses, "z_bits": z_bits, "side_bits": side_bits, "side_uses": side_uses, "cbr": cbr,
-            "y_likelihoods": y_lik, "z_likelihoods": z_lik,
+            "y_likelihoods": y_lik, "z_likelihoods": z_lik, "z_string": strings if send_z else None,
+            "index_bits": index_bits,
         }
 
 

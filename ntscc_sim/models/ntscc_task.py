@@ -149,7 +149,7 @@ class NTSCCTask(Task):
         return aux_step(self, model, config["model"]["aux_lr"])
 
     def finalize(self, model, config):
-        model.update(force=True)
+        model.update(force=True, update_quantiles=True)
 
     def init_from(self, model, ckpt, config):
         """Algorithm 1 step 1: NTC weights into ``model.ntc``; or a whole NTSCC checkpoint."""

@@ -8,10 +8,10 @@ import importlib
 SCHEME_PATHS: dict[str, str | None] = {
     "bpg-ldpc": "baselines.separation:BPGLDPCScheme",
     "bpg-capacity": "baselines.separation:BPGCapacityScheme",
-    "ntc-ldpc": None,
-    "ntc-capacity": None,
-    "ntscc": None,
-    "deep-jscc": None,
+    "ntc-ldpc": "baselines.separation.ntc:NTCLDPCScheme",
+    "ntc-capacity": "baselines.separation.ntc:NTCCapacityScheme",
+    "ntscc": "ntscc_sim.schemes.ntscc:NTSCCScheme",
+    "deep-jscc": "baselines.deep_jscc.scheme:DeepJSCCScheme",
 }
 RESERVED_KINDS = tuple(SCHEME_PATHS)
 

@@ -66,7 +66,7 @@ def make_checkpoint(task_kind: str, config: dict, model, step: int, epoch: int, 
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "metrics": {k: float(v) for k, v in (metrics or {}).items()},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
     }
     if optimizer is not None:
         ckpt["rng"] = rng_state()

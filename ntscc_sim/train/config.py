@@ -99,7 +99,7 @@ LOG_SCHEMA = {
 
 TRAIN_SCHEMA = {
     "name": Field("str", check=_check_name),
-    "description": Field("str", default=""),
+    "description": Field("str", default=None, nullable=True),
     "seed": Field("int", default=0, min=0),
     "device": Field("str", default="auto", choices=DEVICE_CHOICES),
     "threads": Field("int", default=None, nullable=True, min=1, doc="torch.set_num_threads (null: torch default)"),

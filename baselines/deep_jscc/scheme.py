@@ -1,0 +1,127 @@
+"""Scheme ``deep-jscc``: trained deep JSCC checkpoints evaluated over the scenario channel.
+
+Scenario keys::
+
+    - name: deep JSCC
+      kind: deep-jscc
+      checkpoint: [deepjscc-cifar10-awgn10-c4, deepjscc-cifar10-awgn10-c8]   # zoo names or paths
+
+Each checkpoint is one configuration (row columns ``checkpoint``, ``train_snr_db``
+— NaN for models trained on an SNR range — and ``target_cbr`` = c/48). The model is
+run over the *scenario's* channel (kind, csi, coherence), whatever it was trained on.
+Images of any size are coded fully convolutionally; same-size images are batched,
+and the channel noise of every image is drawn from its own seed, so rows do not
+depend on the batching. ``cbr`` counts the complex symbols actually sent over the
+unpadded 3HW; ``bits`` is NaN (analog scheme) and ``outage`` 0.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import torch
+
+from ntscc_sim.metrics import quality, to_uint8
+from ntscc_sim.scenario import Field, ScenarioError
+from ntscc_sim.schemes.base import Scheme
+
+MAX_PIXELS_PER_PASS = 2_000_000  # split big same-size groups into passes of at most this many pixels
+
+
+def _train_snr(config: dict) -> float:
+    spec = config["channel"]["snr_db"]
+    return float("nan") if isinstance(spec, (list, tuple)) else float(spec)
+
+
+class DeepJSCCScheme(Scheme):
+    """Deep JSCC (Bourtsoulatze et al. 2019) from one or more trained checkpoints."""
+
+    kind = "deep-jscc"
+    PARAMS = {
+        "checkpoint": Field("list", item=Field("str"), min_len=1, scalar_ok=True,
+                            doc="zoo names or checkpoint paths (model.pt or a run folder); one configuration each"),
+    }
+    PARAM_COLUMNS = ("checkpoint", "train_snr_db", "target_cbr")
+
+    @classmethod
+    def check_params(cls, params, path, scenario):
+        from ntscc_sim.train.checkpoint import read_checkpoint
+        from ntscc_sim.zoo import resolve
+
+        seen = set()
+        for i, name in enumerate(params["checkpoint"]):
+            key = f"{path}.checkpoint[{i}]"
+            if name in seen:
+                raise ScenarioError(key, f"checkpoint {name!r} is listed twice")
+            seen.add(name)
+            try:
+                ckpt = read_checkpoint(resolve(name))
+            except (OSError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
+                raise ScenarioError(key, str(exc)) from None
+            if ckpt["task"] != "deep-jscc":
+                raise ScenarioError(key, f"{name!r} is a {ckpt['task']!r} checkpoint, not deep-jscc")
+        return params
+
+    def __init__(self, name, params, context):
+        super().__init__(name, params, context)
+        self._configs: dict[str, dict] = {}
+        self._models: dict[str, torch.nn.Module] = {}
+
+    def fingerprint(self):
+        return {k: v for k, v in self.params.items() if k != "checkpoint"}
+
+    def _train_config(self, name: str) -> dict:
+        if name not in self._configs:
+            from ntscc_sim.train.checkpoint import read_checkpoint
+            from ntscc_sim.zoo import resolve
+
+            self._configs[name] = read_checkpoint(resolve(name))["config"]
+        return self._configs[name]
+
+    def configurations(self):
+        out = []
+        for name in self.params["checkpoint"]:
+            cfg = self._train_config(name)
+            out.append({"checkpoint": name, "train_snr_db": _train_snr(cfg), "target_cbr": cfg["model"]["c"] / 48})
+        return out
+
+    def model(self, name: str):
+        """The model of checkpoint ``name`` on the scenario device, set to the scenario channel."""
+        if name not in self._models:
+            from ntscc_sim.zoo import load
+
+            _, model, _, _ = load(name, self.context.device)
+            ch = self.context.channel
+            model.set_channel(ch.get("kind", "awgn"), ch.get("csi", "perfect"), ch.get("coherence"))
+            self._models[name] = model
+        return self._models[name]
+
+    def setup(self):
+        for name in self.params["checkpoint"]:
+            self.model(name)
+
+    @torch.no_grad()
+    def run(self, config, snr_db, images, seeds):
+        model = self.model(config["checkpoint"])
+        device = self.context.device
+        want_ms = "ms_ssim" in self.context.metrics
+        groups: dict[tuple, list[int]] = {}
+        for i, (_, img) in enumerate(images):
+            groups.setdefault(img.shape[:2], []).append(i)
+        rows: list[dict | None] = [None] * len(images)
+        for (h, w), idx in groups.items():
+            per_pass = max(1, MAX_PIXELS_PER_PASS // (h * w))
+            for start in range(0, len(idx), per_pass):
+                part = idx[start : start + per_pass]
+                x = torch.from_numpy(np.stack([images[i][1] for i in part])).to(device)
+                x = x.permute(0, 3, 1, 2).float() / 255.0
+                out = model(x, float(snr_db), seeds=[seeds[i] for i in part])
+                sent = out["symbols"]
+                for j, i in enumerate(part):
+                    img = images[i][1]
+                    q = quality(img, to_uint8(out["x_hat"][j]), ms_ssim=want_ms)
+                    rows[i] = {"cbr": sent / (3 * h * w), "bits": math.nan, "psnr": q["psnr"],
+                               "ms_ssim_db": q["ms_ssim_db"], "outage": 0}
+        return rows

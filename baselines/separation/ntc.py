@@ -1,0 +1,61 @@
+"""NTC + LDPC and NTC + capacity: the separation links with a trained NTC as source codec.
+
+Identical to ``bpg-ldpc`` / ``bpg-capacity`` (rate matching picks the best NTC
+quality whose whole bitstream fits the budget) with
+:class:`ntscc_sim.models.ntc_codec.NTCCodec` instead of BPG. ``checkpoint`` is a zoo
+name / path or a list of them (the qualities; sorted best first by lambda).
+The ``qp`` column holds the quality index, ``ntc_lambda`` its lambda.
+"""
+
+from __future__ import annotations
+
+from ntscc_sim.scenario import Field, ScenarioError
+
+from .schemes import BPGCapacityScheme, BPGLDPCScheme
+
+
+def _check_checkpoints(value, key):
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise ScenarioError(key, f"expected a checkpoint (zoo name or path) or a list of them, got {value!r}")
+    from ntscc_sim.models.loading import resolve_checkpoint
+
+    for i, v in enumerate(items):
+        try:
+            resolve_checkpoint(v)
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            raise ScenarioError(f"{key}[{i}]" if isinstance(value, list) else key, f"unknown NTC checkpoint {v!r}: {exc}") from None
+    return list(items)
+
+
+CHECKPOINT_FIELD = Field("any", check=_check_checkpoints, doc="NTC checkpoint(s): zoo name or path, or a list (the qualities)")
+
+
+class _NTCMixin:
+    def make_codec(self):
+        from ntscc_sim.models.ntc_codec import NTCCodec
+
+        return NTCCodec(self.params["checkpoint"], device="cpu")
+
+    def run(self, config, snr_db, images, seeds):
+        rows = super().run(config, snr_db, images, seeds)
+        for r in rows:
+            q = r.get("qp")
+            r["ntc_lambda"] = self.codec.lambdas[q] if q is not None else None
+        return rows
+
+
+class NTCLDPCScheme(_NTCMixin, BPGLDPCScheme):
+    """NTC + 5G LDPC + QAM over the scenario channel (fixed MCS or an MCS envelope)."""
+
+    kind = "ntc-ldpc"
+    PARAMS = {k: v for k, v in BPGLDPCScheme.PARAMS.items() if k != "backend"} | {"checkpoint": CHECKPOINT_FIELD}
+    PARAM_COLUMNS = BPGLDPCScheme.PARAM_COLUMNS + ("ntc_lambda",)
+
+
+class NTCCapacityScheme(_NTCMixin, BPGCapacityScheme):
+    """NTC + an ideal capacity-achieving channel code (no channel simulation)."""
+
+    kind = "ntc-capacity"
+    PARAMS = {k: v for k, v in BPGCapacityScheme.PARAMS.items() if k != "backend"} | {"checkpoint": CHECKPOINT_FIELD}
+    PARAM_COLUMNS = BPGCapacityScheme.PARAM_COLUMNS + ("ntc_lambda",)

@@ -1,0 +1,120 @@
+"""A trained NTC as a byte-level source codec (for the NTC + LDPC / NTC + capacity links).
+
+Bitstream of one image (everything is counted by the link)::
+
+    quality index (1 byte) | H, W (LEB128 varints) | len(z) (varint) | z string | y string
+
+``z`` / ``y`` are the real rANS strings of CompressAI's EntropyBottleneck and
+GaussianConditional. Qualities are indices into the checkpoints sorted best first
+(largest lambda first for one distortion).
+
+Example
+-------
+>>> codec = NTCCodec(["ntc-cifar10-q2", "ntc-cifar10-q1"])        # doctest: +SKIP
+>>> data = codec.encode(img, codec.qualities[0])                  # doctest: +SKIP
+>>> codec.decode(data, img.shape[:2]).shape                       # doctest: +SKIP
+(32, 32, 3)
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+
+from .loading import load_model
+from .ntc import pad_to
+
+__all__ = ["NTCCodec", "read_varint", "write_varint"]
+
+
+def write_varint(n: int) -> bytes:
+    """Unsigned LEB128."""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """``(value, next position)``; ValueError on a truncated varint."""
+    n, shift = 0, 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated NTC bitstream header")
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, pos
+
+
+class NTCCodec:
+    """Source codec over one or more trained NTC checkpoints (zoo names or paths).
+
+    Attributes: ``name``, ``qualities`` (``[0, 1, ...]``, best first), ``checkpoints``
+    and ``lambdas`` (per quality). ``encode(image uint8 [H, W, 3], quality) -> bytes``,
+    ``decode(bytes, (H, W)) -> uint8 [H, W, 3]``.
+    """
+
+    def __init__(self, checkpoints, device: str = "cpu"):
+        if isinstance(checkpoints, str):
+            checkpoints = [checkpoints]
+        if not checkpoints:
+            raise ValueError("NTCCodec needs at least one checkpoint")
+        loaded = []
+        for c in checkpoints:
+            model, config, _ = load_model(c, device, kind="ntc")
+            loaded.append((float(config["model"]["lambda"]), str(c), model, config["model"]["distortion"]))
+        if len({d for *_, d in loaded}) > 1:
+            raise ValueError("NTC checkpoints of one codec must share the distortion (mse or ms-ssim)")
+        loaded.sort(key=lambda t: -t[0])  # best (largest lambda) first
+        if len(loaded) > 255:
+            raise ValueError("at most 255 NTC checkpoints per codec")
+        self.lambdas = [t[0] for t in loaded]
+        self.checkpoints = [t[1] for t in loaded]
+        self._models = [t[2] for t in loaded]
+        self.qualities = list(range(len(loaded)))
+        self.name = "ntc"
+        self.device = device
+        self._cache: dict = {}
+
+    def _tensor(self, image: np.ndarray, multiple: int) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255.0)
+        return pad_to(x, multiple).to(self.device)
+
+    @torch.no_grad()
+    def encode(self, image: np.ndarray, quality: int) -> bytes:
+        key = (hashlib.sha1(image.tobytes()).hexdigest(), image.shape, int(quality))
+        if key not in self._cache:
+            model = self._models[int(quality)]
+            enc = model.compress(self._tensor(image, model.pad_multiple))
+            y, z = enc["strings"][0][0], enc["strings"][1][0]
+            h, w = image.shape[:2]
+            self._cache[key] = bytes([int(quality)]) + write_varint(h) + write_varint(w) + write_varint(len(z)) + z + y
+        return self._cache[key]
+
+    @torch.no_grad()
+    def decode(self, data: bytes, shape) -> np.ndarray:
+        if not data:
+            raise ValueError("empty NTC bitstream")
+        q = data[0]
+        if q >= len(self._models):
+            raise ValueError(f"NTC bitstream names quality {q}, codec has {len(self._models)}")
+        h, pos = read_varint(data, 1)
+        w, pos = read_varint(data, pos)
+        nz, pos = read_varint(data, pos)
+        if (h, w) != tuple(shape[:2]) or pos + nz > len(data):
+            raise ValueError("corrupt NTC bitstream header")
+        z, y = data[pos : pos + nz], data[pos + nz :]
+        model = self._models[q]
+        m = model.pad_multiple
+        hp, wp = -(-h // m) * m, -(-w // m) * m
+        zshape = (hp // m, wp // m)
+        x_hat = model.decompress([[y], [z]], zshape)["x_hat"][0, :, :h, :w]
+        return np.clip(np.rint(x_hat.permute(1, 2, 0).cpu().numpy() * 255.0), 0, 255).astype(np.uint8)

@@ -1,0 +1,206 @@
+"""Scheme ``ntscc``: trained NTSCC models over the scenario channel (docs/ntscc.md).
+
+Parameters
+----------
+checkpoint : zoo name or path, or a list (one RD curve through all of them).
+eta : list of eta values of eq. (28), the test-time CBR axis (default [0.2]).
+side_info : ``capacity`` (default: z bits + rate indices sent at ``C = log2(1 + SNR)``
+    bits per channel use, no errors) or an MCS (``16qam-2/3`` / ``{modulation, rate}``):
+    the side-information bytes go through the real 5G LDPC + QAM link and a CRC
+    failure is an outage (grey image).
+variant : ``null`` (the checkpoint's own), ``full`` or ``comparison-1`` / ``no-z``
+    (evaluation-time ablation: refinement and z switched off).
+
+Each image is processed on its own, padded to the model's multiple (replicate);
+CBR = (sum_i k_i / 2 + side-info channel uses) / (3 H W) of the unpadded image;
+``bits`` = side-information bits. The channel noise of an image depends only on its
+seed. With ``run.rate_maps: true`` a Fig. 8 map per (image, eta) is written to
+``<out>/figures/rate_maps/``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ntscc_sim.channels import Channel, capacity
+from ntscc_sim.config import derive_seed
+from ntscc_sim.metrics import quality
+from ntscc_sim.scenario import Field, ScenarioError
+
+from .base import Scheme
+
+__all__ = ["NTSCCScheme"]
+
+
+def _check_checkpoints(value, key):
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise ScenarioError(key, f"expected a checkpoint (zoo name or path) or a list of them, got {value!r}")
+    from ntscc_sim.models.loading import resolve_checkpoint
+
+    for i, v in enumerate(items):
+        try:
+            resolve_checkpoint(v)
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            raise ScenarioError(f"{key}[{i}]" if isinstance(value, list) else key, f"unknown NTSCC checkpoint {v!r}: {exc}") from None
+    return list(items)
+
+
+def _check_side_info(value, key):
+    if value == "capacity":
+        return "capacity"
+    from baselines.separation.mcs import parse_mcs
+
+    return parse_mcs(value, key).label
+
+
+def _side_mcs(label: str):
+    from baselines.separation.mcs import parse_mcs
+
+    return parse_mcs(label, "side_info")
+
+
+class NTSCCScheme(Scheme):
+    """Trained NTSCC checkpoints; one configuration per (checkpoint, eta)."""
+
+    kind = "ntscc"
+    PARAMS = {
+        "checkpoint": Field("any", check=_check_checkpoints, doc="NTSCC checkpoint(s): zoo name or path, or a list"),
+        "eta": Field("list", default=lambda: [0.2], item=Field("number", min=1e-6, max=100), min_len=1, scalar_ok=True,
+                     doc="eta of eq. (28): the test-time CBR axis"),
+        "side_info": Field("any", default="capacity", check=_check_side_info, doc="capacity | an MCS for z + rate indices"),
+        "variant": Field("str", default=None, nullable=True, choices=("full", "comparison-1", "no-z"),
+                         doc="evaluation-time ablation (default: the checkpoint's variant)"),
+    }
+    PARAM_COLUMNS = ("checkpoint", "eta", "lambda", "train_snr_db")
+    _configs: dict = {}
+
+    @classmethod
+    def check_params(cls, params, path, scenario):
+        if params["side_info"] == "capacity" and scenario["channel"]["kind"] == "rayleigh-block":
+            raise ScenarioError(f"{path}.side_info", "capacity side information is undefined on rayleigh-block fading; give an MCS, e.g. 4qam-1/2")
+        return params
+
+    def fingerprint(self):
+        return {k: v for k, v in self.params.items() if k not in ("checkpoint", "eta")}
+
+    # --- configurations -------------------------------------------------------------
+    @classmethod
+    def _train_config(cls, name: str) -> dict:
+        from ntscc_sim.models.loading import resolve_checkpoint
+        from ntscc_sim.train import read_checkpoint
+
+        path = resolve_checkpoint(name)
+        if path not in cls._configs:
+            ckpt = read_checkpoint(path)
+            if ckpt.get("task") != "ntscc":
+                raise ValueError(f"{name}: a {ckpt.get('task')!r} checkpoint, expected an ntscc one")
+            cls._configs[path] = ckpt["config"]
+        return cls._configs[path]
+
+    def configurations(self):
+        out = []
+        for ck in self.params["checkpoint"]:
+            cfg = self._train_config(ck)
+            snr = cfg["channel"]["snr_db"]
+            train_snr = float(snr) if not isinstance(snr, (list, tuple)) else None
+            for eta in self.params["eta"]:
+                out.append({"checkpoint": ck, "eta": float(eta), "lambda": float(cfg["model"]["lambda"]), "train_snr_db": train_snr})
+        return out
+
+    # --- running --------------------------------------------------------------------
+    def setup(self):
+        ch = self.context.channel
+        self.device = self.context.device
+        self.channel = Channel(ch["kind"], ch["csi"], ch["coherence"], self.device)
+        self.ms_ssim = "ms_ssim" in self.context.metrics
+        self.rate_maps = bool(self.context.options.get("rate_maps")) and self.context.out_dir is not None
+        self.multi = len(self.params["checkpoint"]) > 1
+
+    def _model(self, name):
+        from ntscc_sim.models.loading import load_model
+
+        model, _, _ = load_model(name, self.device, kind="ntscc")
+        return model
+
+    def _side_link(self, snr_db):
+        from baselines.separation.link import DigitalLink
+
+        return DigitalLink(_side_mcs(self.params["side_info"]), Channel(self.channel.kind, self.channel.csi, self.channel.coherence, "cpu"))
+
+    @staticmethod
+    def _index_bytes(index: torch.Tensor, bits: int) -> bytes:
+        if bits == 0:
+            return b""
+        idx = index.reshape(-1).cpu().numpy().astype(np.uint32)
+        shifts = np.arange(bits - 1, -1, -1, dtype=np.uint32)
+        return np.packbits(((idx[:, None] >> shifts) & 1).astype(np.uint8).reshape(-1)).tobytes()
+
+    @torch.no_grad()
+    def run(self, config, snr_db, images, seeds):
+        model = self._model(config["checkpoint"])
+        eta = float(config["eta"])
+        variant = self.params["variant"]
+        if variant == "full":
+            variant = None
+        digital = self.params["side_info"] != "capacity"
+        cap = None if digital else capacity(self.channel.kind, snr_db)
+        rows = []
+        from ntscc_sim.models.ntc import pad_to
+
+        for (image_id, img), seed in zip(images, seeds):
+            h, w = img.shape[:2]
+            x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255.0).to(self.device)
+            x = pad_to(x, model.pad_multiple)
+            out = model(x, self.channel, snr_db, eta=eta, seeds=[derive_seed(seed, "analog")], pixels=[h * w],
+                        z_strings=True, side_capacity=cap if cap is not None else 1.0, variant=variant)
+            three_hw = 3 * h * w
+            y_uses = float(out["y_uses"][0])
+            outage = 0
+            if digital:
+                z = out["z_string"][0] if out["z_string"] is not None else b""
+                idx_bytes = self._index_bytes(out["index"][0], model.allocator.bits_per_patch) if model.adaptive else b""
+                payload = z + idx_bytes
+                side_bits = 8 * len(payload)
+                if payload:
+                    link = self._side_link(snr_db)
+                    received, txs = link.send([payload], snr_db, [derive_seed(seed, "side-info")])
+                    side_uses = float(txs[0].symbols)
+                    outage = int(received[0] != payload)
+                else:
+                    side_uses = 0.0
+            else:
+                side_bits = float(out["side_bits"][0])
+                side_uses = side_bits / cap
+            if outage:
+                rec = np.full_like(img, 128)
+            else:
+                x_hat = out["x_hat"][0, :, :h, :w].clamp(0, 1)
+                rec = np.clip(np.rint(x_hat.permute(1, 2, 0).cpu().numpy() * 255.0), 0, 255).astype(np.uint8)
+            score = quality(img, rec, ms_ssim=self.ms_ssim)
+            rows.append({
+                "cbr": (y_uses + side_uses) / three_hw, "bits": side_bits, "psnr": score["psnr"],
+                "ms_ssim_db": score["ms_ssim_db"], "outage": outage,
+            })
+            if self.rate_maps:
+                self._write_map(config, image_id, img, out, model, eta)
+        return rows
+
+    def _write_map(self, config, image_id, img, out, model, eta):
+        from pathlib import Path
+
+        from ntscc_sim.models.rate_map import rate_map_path, save_rate_map
+
+        name = self.name if not self.multi else f"{self.name}-{Path(str(config['checkpoint'])).stem}"
+        path = rate_map_path(self.context.out_dir, name, image_id, eta)
+        if path.exists():
+            return
+        k = out["k"][0].cpu().numpy()
+        patch = 2**model.ntc.stages
+        title = f"{config['checkpoint']}  lambda={config['lambda']:g}  eta={eta:g}  CBR(y)={float(out['y_uses'][0]) / (3 * img.shape[0] * img.shape[1]):.4f}"
+        save_rate_map(path, img, k, patch, values=model.allocator.values, title=title)
+
+    def describe(self):
+        return f"{self.name} (ntscc: {', '.join(self.params['checkpoint'])})"
+

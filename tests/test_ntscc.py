@@ -1,0 +1,310 @@
+"""NTSCC: rate allocation, f_e / f_d, power normalisation, CBR accounting, Algorithm 1 training,
+checkpoints, the ``ntscc`` scheme (batching independence, side info, rate maps), paper configs."""
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ntscc_sim.channels import Channel
+from ntscc_sim.models.ntscc import build_ntscc, transmit
+from ntscc_sim.models.rate_allocation import RateAllocator, default_rate_values, patch_information
+from ntscc_sim.schemes.base import SchemeContext
+
+from test_ntc import TINY_NTC, tiny_train_config
+
+REPO = Path(__file__).resolve().parents[1]
+VALUES = [4, 8, 12, 16]
+TINY_NTSCC = {
+    "kind": "ntscc", "transform": "conv", "N": 16, "M": 24, "conv_channels": 16, "stages": 2,
+    "jscc_dim": 24, "jscc_depth_enc": 1, "jscc_depth_dec": 1, "jscc_heads": 2, "jscc_window": 4,
+    "rate_values": VALUES, "eta": 0.2, "eta_range": [0.1, 0.4], "lambda": 200,
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Algorithm 1 at tiny size with the real loop: NTC 20 steps, then NTSCC 20 steps from it."""
+    from ntscc_sim.train import train
+
+    tmp = tmp_path_factory.mktemp("ntscc")
+    torch.manual_seed(0)
+    train(tiny_train_config(tmp, dict(TINY_NTC), name="ntc"), out_dir=tmp / "ntc", progress=False)
+    train(tiny_train_config(tmp, dict(TINY_NTSCC), name="ntscc", init=str(tmp / "ntc" / "model.pt")), out_dir=tmp / "ntscc", progress=False)
+    with open(tmp / "ntscc" / "train_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    return tmp, rows
+
+
+def tiny_model(**over):
+    cfg = {k: v for k, v in TINY_NTSCC.items() if k != "kind"}
+    cfg.update(over)
+    torch.manual_seed(0)
+    return build_ntscc(cfg)
+
+
+# --- rate allocation ---------------------------------------------------------------------
+def test_default_values_match_paper():
+    v = default_rate_values()
+    assert v == list(range(16, 257, 16)) and RateAllocator(v).bits_per_patch == 4
+
+
+def test_rate_indices_within_v_and_nearest():
+    alloc = RateAllocator(VALUES)
+    k = torch.tensor([-5.0, 0.0, 5.9, 6.1, 9.9, 13.0, 14.1, 1e6])
+    idx, kbar = alloc(k)
+    assert idx.min() >= 0 and idx.max() < len(VALUES)
+    assert kbar.tolist() == [4, 4, 4, 8, 8, 12, 16, 16]
+    assert alloc.bits_per_patch == 2 and RateAllocator([6]).bits_per_patch == 0
+    with pytest.raises(ValueError):
+        RateAllocator([4, 7])  # odd: not complex pairs
+
+
+def test_straight_through_gradient():
+    alloc = RateAllocator(VALUES)
+    k = torch.tensor([5.0, 11.0], requires_grad=True)
+    _, kbar = alloc.straight_through(k)
+    assert kbar.tolist() == [4.0, 12.0]
+    kbar.sum().backward()
+    assert k.grad.tolist() == [1.0, 1.0]
+
+
+def test_patch_information_sums_channels():
+    lik = torch.full((1, 3, 2, 2), 0.5)
+    assert torch.equal(patch_information(lik), torch.full((1, 2, 2), 3.0))
+
+
+# --- channel path ------------------------------------------------------------------------
+def test_power_normalisation_exact_over_sent_symbols():
+    torch.manual_seed(0)
+    s = torch.randn(2, 5, 8) * 3
+    lengths = torch.tensor([[2, 4, 8, 2, 6], [8, 8, 2, 2, 4]])
+    mask = torch.arange(8)[None, None] < lengths[..., None]
+    out = transmit(s * mask, mask, Channel("awgn"), 100.0, seeds=[1, 2])  # ~noiseless
+    energy = (out**2).sum(dim=(1, 2)) / (mask.sum(dim=(1, 2)) / 2)  # per complex symbol sent
+    assert torch.allclose(energy, torch.ones(2), atol=1e-6)
+    assert (out[~mask] == 0).all()
+    # noise level matches the SNR over the sent symbols only
+    noisy = transmit(s * mask, mask, Channel("awgn"), 0.0, seeds=[1, 2])
+    err = ((noisy - out) ** 2).sum(dim=(1, 2)) / (mask.sum(dim=(1, 2)) / 2)
+    assert (err > 0.4).all() and (err < 2.5).all()
+
+
+def test_transmit_noise_depends_only_on_own_seed():
+    s = torch.randn(2, 4, 8)
+    mask = torch.ones_like(s, dtype=torch.bool)
+    a = transmit(s, mask, Channel("awgn"), 5.0, seeds=[11, 12])
+    b = transmit(s[1:], mask[1:], Channel("awgn"), 5.0, seeds=[12])
+    assert torch.equal(a[1:], b)
+
+
+# --- model -------------------------------------------------------------------------------
+def test_forward_shapes_and_cbr_accounting():
+    model = tiny_model().eval()
+    x = torch.rand(2, 3, 32, 48)
+    with torch.no_grad():
+        out = model(x, Channel("awgn"), 10.0, eta=0.2, seeds=[1, 2], pixels=[30 * 45, 32 * 48])
+    assert out["x_hat"].shape == x.shape and out["index"].shape == (2, 8, 12)
+    assert set(out["k"].unique().tolist()) <= set(VALUES)
+    assert int(out["mask"][0].sum()) == int(out["k"][0].sum())
+    cap = math.log2(11.0)
+    for b, pixels in enumerate((30 * 45, 32 * 48)):
+        side_bits = float(out["z_bits"][b]) + 8 * 12 * 2  # z + kq = 2 bits per patch
+        assert float(out["side_bits"][b]) == pytest.approx(side_bits)
+        expect = (float(out["k"][b].sum()) / 2 + side_bits / cap) / (3 * pixels)
+        assert float(out["cbr"][b]) == pytest.approx(expect, rel=1e-6)
+
+
+def test_eta_scales_bandwidth():
+    model = tiny_model().eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        lo = model(x, Channel("awgn"), 10.0, eta=0.05, seeds=[0])
+        hi = model(x, Channel("awgn"), 10.0, eta=5.0, seeds=[0])
+    assert float(hi["cbr"]) > float(lo["cbr"])
+    assert torch.equal(hi["k_raw"], 100 * lo["k_raw"]) or torch.allclose(hi["k_raw"], 100 * lo["k_raw"], rtol=1e-5)
+
+
+def test_variants():
+    x = torch.rand(1, 3, 32, 32)
+    ch = Channel("awgn")
+    c1 = tiny_model(variant="comparison-1").eval()
+    with torch.no_grad():
+        o1 = c1(x, ch, 10.0, seeds=[0])
+    assert float(o1["z_bits"]) == 0 and float(o1["side_bits"]) == 8 * 8 * 2  # indices only
+    c2 = tiny_model(variant="comparison-2", fixed_k=6).eval()
+    with torch.no_grad():
+        o2 = c2(x, ch, 10.0, seeds=[0])
+    assert float(o2["side_bits"]) == 0 and (o2["k"] == 6).all()
+    assert float(o2["cbr"]) == pytest.approx(64 * 3 / 3072)
+    full = tiny_model().eval()
+    with torch.no_grad():
+        a = full(x, ch, 10.0, seeds=[0], variant="no-z")
+    assert float(a["z_bits"]) == 0
+    with pytest.raises(ValueError):
+        full(x, ch, 10.0, seeds=[0], variant="comparison-2")
+
+
+def test_only_selected_rate_heads_get_gradients():
+    model = tiny_model().train()
+    x = torch.rand(2, 3, 32, 32)
+    out = model(x, Channel("awgn"), 10.0, eta=0.01)  # everything at the smallest rate
+    assert (out["index"] == 0).all()
+    (out["x_hat"].square().mean() + out["cbr"].mean()).backward()
+    assert model.f_e.heads[0].weight.grad is not None
+    assert all(h.weight.grad is None for h in model.f_e.heads[1:])
+    # the rate term reaches the entropy model through the straight-through estimator
+    assert model.ntc.h_s[0].weight.grad is not None
+
+
+# --- Algorithm 1 training and checkpoints ------------------------------------------------------
+def test_training_lowers_loss_and_round_trips(trained):
+    from ntscc_sim.train import load_checkpoint
+
+    tmp, rows = trained
+    losses = [float(r["loss"]) for r in rows if r.get("loss")]
+    assert len(losses) >= 4 and losses[-1] < losses[0]
+    ckpt = torch.load(tmp / "ntscc" / "model.pt", weights_only=True)
+    assert ckpt["task"] == "ntscc" and ckpt["config"]["model"]["rate_values"] == VALUES
+    _, model, _, meta = load_checkpoint(tmp / "ntscc" / "model.pt")
+    own = model.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in ckpt["state_dict"].items())
+    assert meta["step"] == 20
+
+
+def test_init_from_ntc_copies_transforms(trained):
+    from ntscc_sim.models.ntscc_task import NTSCCTask
+    from ntscc_sim.train.task import get_task
+
+    tmp, _ = trained
+    ntc = torch.load(tmp / "ntc" / "model.pt", weights_only=True)
+    task = get_task("ntscc")
+    assert isinstance(task, NTSCCTask)
+    from ntscc_sim.train.config import load_config
+
+    cfg = load_config(tmp / "ntscc" / "config.yaml")
+    model = task.build(cfg)
+    info = task.init_from(model, ntc, cfg)
+    assert "ntc.g_a.0.weight" in info["loaded"] and any(k.startswith("f_e.") for k in info["skipped"])
+    assert torch.equal(model.ntc.g_a[0].weight, ntc["state_dict"]["g_a.0.weight"])
+    bad = build_ntscc({**{k: v for k, v in TINY_NTSCC.items() if k != "kind"}, "M": 32, "jscc_dim": 32})
+    with pytest.raises(ValueError):
+        task.init_from(bad, ntc, cfg)
+
+
+@pytest.mark.parametrize("name", ["ntscc-cifar10-paper", "ntscc-kodak-paper"])
+def test_paper_configs_at_tiny_size(name):
+    """The paper-scale recipes validate; their architecture (Swin g_a/g_s, N_e/N_d blocks,
+    V = 16..256) builds and trains one step at a tiny width."""
+    import yaml
+
+    from ntscc_sim.train.config import validate_config
+    from ntscc_sim.train.task import get_task
+
+    raw = yaml.safe_load((REPO / "ntscc_sim" / "zoo" / "configs" / f"{name}.yaml").read_text())
+    full = validate_config(raw)
+    assert full["model"]["rate_values"] == list(range(16, 257, 16)) and full["model"]["jscc_depth_enc"] == 4
+    stages = full["model"]["stages"]
+    raw["model"].update(N=8, M=16, dims=[8] * stages, heads=2, jscc_dim=16, jscc_heads=2, window=4)
+    cfg = validate_config(raw)
+    task = get_task("ntscc")
+    model = task.build(cfg)
+    side = model.pad_multiple
+    x = torch.rand(1, 3, side, side)
+    loss, values = task.loss(model, x, cfg, 0)
+    loss.backward()
+    assert math.isfinite(float(loss)) and values["cbr"] > 0
+
+
+# --- the scheme ------------------------------------------------------------------------------
+def _scheme(ckpt, tmp_path, **params):
+    from ntscc_sim.schemes.ntscc import NTSCCScheme
+
+    ctx = SchemeContext(channel={"kind": "awgn", "csi": "perfect", "coherence": None}, metrics=("psnr",),
+                        out_dir=str(tmp_path), options={"rate_maps": params.pop("rate_maps", False)})
+    p = {"checkpoint": [str(ckpt)], "eta": [0.2], "side_info": "capacity", "variant": None}
+    p.update(params)
+    s = NTSCCScheme("NTSCC tiny", p, ctx)
+    s.setup()
+    return s
+
+
+def _images():
+    rng = np.random.default_rng(3)
+    return [(f"im{i}", (rng.random(shape) * 255).astype(np.uint8)) for i, shape in enumerate([(32, 32, 3), (37, 45, 3), (32, 32, 3)])]
+
+
+def test_scheme_rows_batching_and_cbr(trained, tmp_path):
+    tmp, _ = trained
+    s = _scheme(tmp / "ntscc" / "model.pt", tmp_path, eta=[0.1, 0.4])
+    cfgs = s.configurations()
+    assert [c["eta"] for c in cfgs] == [0.1, 0.4] and cfgs[0]["lambda"] == 200 and cfgs[0]["train_snr_db"] == 10
+    imgs = _images()
+    seeds = [5, 6, 7]
+    together = s.run(cfgs[0], 10.0, imgs, seeds)
+    alone = [s.run(cfgs[0], 10.0, [im], [sd])[0] for im, sd in zip(imgs, seeds)]
+    assert together == alone
+    # same seed -> same numbers; another seed -> other noise
+    assert s.run(cfgs[0], 10.0, imgs[:1], [5]) == together[:1]
+    assert s.run(cfgs[0], 10.0, imgs[:1], [9])[0]["psnr"] != together[0]["psnr"]
+    hi = s.run(cfgs[1], 10.0, imgs, seeds)
+    for lo_row, hi_row, (_, img) in zip(together, hi, imgs):
+        assert hi_row["cbr"] >= lo_row["cbr"]
+        assert lo_row["outage"] == 0 and lo_row["bits"] > 0
+        # CBR on the unpadded pixels, side information included
+        h, w = img.shape[:2]
+        side_uses = lo_row["bits"] / math.log2(11.0)
+        assert lo_row["cbr"] * 3 * h * w >= side_uses
+    # the 37x45 image is padded to 48x48: 12x12 patches, each at least 4 symbols
+    assert together[1]["cbr"] * 3 * 37 * 45 >= 144 * 4 / 2 + together[1]["bits"] / math.log2(11.0) - 1e-6
+
+
+def test_scheme_side_info_over_ldpc(trained, tmp_path):
+    tmp, _ = trained
+    cap = _scheme(tmp / "ntscc" / "model.pt", tmp_path)
+    mcs = _scheme(tmp / "ntscc" / "model.pt", tmp_path, side_info="4qam-1/2")
+    cfg = cap.configurations()[0]
+    imgs = _images()[:1]
+    a = cap.run(cfg, 10.0, imgs, [1])[0]
+    b = mcs.run(cfg, 10.0, imgs, [1])[0]
+    assert b["outage"] == 0 and b["psnr"] == a["psnr"]  # same analog noise, side info decoded
+    assert b["bits"] % 8 == 0 and b["cbr"] > a["cbr"]  # real code blocks cost more than capacity
+    bad = mcs.run(cfg, -8.0, imgs, [1])[0]
+    assert bad["outage"] == 1  # side info lost: grey image
+    assert bad["psnr"] == pytest.approx(__import__("ntscc_sim.metrics", fromlist=["psnr"]).psnr(imgs[0][1], np.full_like(imgs[0][1], 128)))
+
+
+def test_scheme_writes_rate_maps(trained, tmp_path):
+    from PIL import Image
+
+    tmp, _ = trained
+    s = _scheme(tmp / "ntscc" / "model.pt", tmp_path, rate_maps=True)
+    cfg = s.configurations()[0]
+    s.run(cfg, 10.0, [("test_batch:7", _images()[1][1])], [1])
+    path = tmp_path / "figures" / "rate_maps" / "NTSCC-tiny_test_batch-7_eta0.2.png"
+    assert path.is_file()
+    with Image.open(path) as im:
+        assert im.size[0] > 100 and im.size[1] > 100
+
+
+def test_scenario_validation_of_ntscc_params(trained):
+    from ntscc_sim.scenario import ScenarioError
+    from ntscc_sim.scenario.loader import validate_scenario
+
+    tmp, _ = trained
+    base = {"name": "t", "dataset": {"kind": "builtin", "names": ["astronaut"], "crop": [64, 64]}, "snr_db": 10}
+    ok = validate_scenario({**base, "schemes": [{"name": "n", "kind": "ntscc", "checkpoint": str(tmp / "ntscc"), "eta": 0.2}]})
+    assert ok.schemes[0]["eta"] == [0.2] and ok.schemes[0]["side_info"] == "capacity"
+    with pytest.raises(ScenarioError) as exc:
+        validate_scenario({**base, "schemes": [{"name": "n", "kind": "ntscc", "checkpoint": "no-such-model"}]})
+    assert "schemes[0].checkpoint" in str(exc.value)
+    with pytest.raises(ScenarioError) as exc:
+        validate_scenario({**base, "channel": {"kind": "rayleigh-block"},
+                           "schemes": [{"name": "n", "kind": "ntscc", "checkpoint": str(tmp / "ntscc")}]})
+    assert "schemes[0].side_info" in str(exc.value)
+    with pytest.raises(ScenarioError) as exc:
+        validate_scenario({**base, "schemes": [{"name": "n", "kind": "ntscc", "checkpoint": str(tmp / "ntscc"), "side_info": "17qam-1/2"}]})
+    assert "schemes[0].side_info" in str(exc.value)

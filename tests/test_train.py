@@ -1,0 +1,272 @@
+"""The generic training entry point: config validation, data, the loop, checkpoints, exact resume.
+
+Everything runs on tiny folder datasets cut from scikit-image's bundled photos
+(no ../shared needed), with the deep JSCC task as the trainable model.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from conftest import CIFAR, REPO
+from ntscc_sim.scenario import ScenarioError
+from ntscc_sim.train import (Task, TrainUsageError, eval_snr, get_task, load_checkpoint, read_checkpoint, train,
+                             train_snr, validate_config)
+from ntscc_sim.train.__main__ import main as train_main
+from ntscc_sim.train.data import TrainData
+from ntscc_sim.train.loop import lr_factor
+
+
+@pytest.fixture(scope="module")
+def image_dirs(tmp_path_factory):
+    """train/ (4 photos, downscaled) and val/ (2 photos) folders of PNGs."""
+    from ntscc_sim.datasets import BuiltinImages
+
+    root = tmp_path_factory.mktemp("imgs")
+    names = ["astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field"]
+    ds = BuiltinImages(names)
+    for i, (name, img) in enumerate(ds):
+        sub = root / ("train" if i < 4 else "val")
+        sub.mkdir(exist_ok=True)
+        im = Image.fromarray(img)
+        im.thumbnail((96, 96))
+        im.save(sub / f"{name}.png")
+    return root
+
+
+def tiny_config(image_dirs, **over) -> dict:
+    cfg = {
+        "name": "tiny",
+        "seed": 7,
+        "threads": 1,
+        "data": {"kind": "folder", "path": str(image_dirs / "train"), "val_path": str(image_dirs / "val"),
+                 "crop": 32, "batch_size": 4, "val_limit": 2},
+        "channel": {"kind": "awgn", "snr_db": [5, 15]},
+        "model": {"kind": "deep-jscc", "c": 4, "filters": [8, 8, 8, 8]},
+        "optim": {"lr": 3e-3, "steps": 6, "lr_milestones": [4]},
+        "log": {"every": 1, "val_every": 2, "ckpt_every": 3, "tensorboard": False},
+    }
+    for k, v in over.items():
+        cfg[k] = {**cfg[k], **v} if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
+    return cfg
+
+
+# --- config validation -------------------------------------------------------------
+@pytest.mark.parametrize("mutate, key, hint", [
+    (lambda c: c.update(seeed=1), "seeed", "seed"),
+    (lambda c: c["data"].update(batch_sise=4), "data.batch_sise", "batch_size"),
+    (lambda c: c["model"].update(filtres=[8, 8, 8, 8]), "model.filtres", "filters"),
+    (lambda c: c["model"].update(kind="deep-jsc"), "model.kind", "deep-jscc"),
+    (lambda c: c["optim"].update(lr_milestone=[3]), "optim.lr_milestone", "lr_milestones"),
+    (lambda c: c["channel"].update(kind="rayleigh"), "channel.kind", "rayleigh-fast"),
+])
+def test_unknown_keys_name_the_path_and_hint(image_dirs, mutate, key, hint):
+    cfg = tiny_config(image_dirs)
+    mutate(cfg)
+    with pytest.raises(ScenarioError) as err:
+        validate_config(cfg)
+    assert err.value.key == key
+    assert hint in str(err.value)
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c["channel"].update(snr_db=[20, 5]), "channel.snr_db"),
+    (lambda c: c["channel"].update(snr_db=[1, 2, 3]), "channel.snr_db"),
+    (lambda c: c["model"].pop("c"), "model.c"),
+    (lambda c: c["model"].update(c=None, cbr="1/7"), "model.cbr"),
+    (lambda c: c["model"].update(cbr="1/6"), "model.cbr"),  # disagrees with c = 4
+    (lambda c: c["model"].update(filters=[8, 8]), "model.filters"),
+    (lambda c: c["data"].update(crop=None), "data.crop"),
+    (lambda c: c["data"].update(val_path=None), "data.val_path"),
+    (lambda c: c["optim"].update(lr_milestones=[4, 2]), "optim.lr_milestones"),
+    (lambda c: c.update(name="a b"), "name"),
+])
+def test_invalid_values_name_the_key(image_dirs, mutate, key):
+    cfg = tiny_config(image_dirs)
+    mutate(cfg)
+    with pytest.raises(ScenarioError) as err:
+        validate_config(cfg)
+    assert err.value.key == key
+
+
+def test_cbr_resolves_to_c_and_validation_is_idempotent(image_dirs):
+    cfg = tiny_config(image_dirs)
+    cfg["model"] = {"kind": "deep-jscc", "cbr": "1/12"}
+    out = validate_config(cfg)
+    assert out["model"]["c"] == 4
+    assert validate_config(out) == out
+    assert out["optim"]["grad_clip"] is None and out["log"]["tensorboard"] is False
+
+
+def test_cli_exit_2_names_the_key(image_dirs, tmp_path, capsys):
+    cfg = tiny_config(image_dirs)
+    cfg["data"]["val_limt"] = 3
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert train_main([str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "data.val_limt" in err and "val_limit" in err
+    assert not (tmp_path / "out").exists()
+    # the real process exit code, once
+    proc = subprocess.run([sys.executable, "-m", "ntscc_sim.train", str(path), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2 and "data.val_limt" in proc.stderr
+
+
+def test_missing_data_folder_is_a_config_error(image_dirs, tmp_path):
+    cfg = tiny_config(image_dirs, data={"val_path": str(tmp_path / "nope")})
+    with pytest.raises(ScenarioError) as err:
+        train(cfg, tmp_path / "out", progress=False)
+    assert err.value.key == "data.val_path"
+
+
+# --- helpers: SNR draws, learning rate, data -----------------------------------------
+def test_train_snr_is_a_function_of_seed_and_step(image_dirs):
+    cfg = validate_config(tiny_config(image_dirs))
+    draws = [train_snr(cfg, s) for s in range(200)]
+    assert draws == [train_snr(cfg, s) for s in range(200)]
+    assert 5 <= min(draws) < 6 and 14 < max(draws) <= 15
+    assert eval_snr(cfg) == 10.0
+    cfg["channel"]["val_snr_db"] = 3.0
+    assert eval_snr(cfg) == 3.0
+    cfg["channel"]["snr_db"] = 12.0
+    assert train_snr(cfg, 5) == 12.0
+
+
+def test_lr_milestones(image_dirs):
+    cfg = validate_config(tiny_config(image_dirs, optim={"lr_milestones": [2, 4], "lr_gamma": 0.5}))
+    assert [lr_factor(cfg, s) for s in range(6)] == [1, 1, 0.5, 0.5, 0.25, 0.25]
+
+
+def test_batches_are_deterministic_and_cover_epochs(image_dirs):
+    cfg = validate_config(tiny_config(image_dirs, data={"batch_size": 3}))
+    a, b = TrainData(cfg), TrainData(cfg)
+    assert torch.equal(a.batch(5), b.batch(5))
+    assert not torch.equal(a.batch(5), a.batch(6))
+    x = a.batch(0)
+    assert x.shape == (3, 3, 32, 32) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
+    assert torch.equal(torch.round(x * 255), x * 255)  # uint8 / 255
+    # 4 images, batch 3: every epoch visits each image once
+    seen = a.indices(0) + a.indices(1) + a.indices(2) + a.indices(3)
+    assert sorted(seen) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert a.epoch(4) == 3
+    (val,) = a.val_batches()
+    assert val.shape == (2, 3, 32, 32)
+
+
+@pytest.mark.skipif(not CIFAR.is_dir(), reason="../shared CIFAR-10 not available")
+def test_cifar10_batches():
+    cfg = validate_config({"name": "c", "data": {"kind": "cifar10", "path": str(CIFAR), "limit": 100, "val_limit": 10,
+                                                  "batch_size": 8},
+                           "channel": {"snr_db": 10}, "model": {"kind": "deep-jscc", "c": 2}})
+    data = TrainData(cfg)
+    assert len(data) == 100 and data.num_val == 10
+    assert data.batch(3).shape == (8, 3, 32, 32)
+
+
+# --- the loop ----------------------------------------------------------------------
+def test_twenty_steps_lower_the_loss(image_dirs, tmp_path):
+    cfg = tiny_config(image_dirs, optim={"steps": 20, "lr_milestones": []},
+                      log={"every": 5, "val_every": 100, "ckpt_every": 100})
+    metrics = train(cfg, tmp_path / "run", progress=False)
+    log = np.genfromtxt(tmp_path / "run" / "train_log.csv", delimiter=",", names=True)
+    assert list(log["step"]) == [5, 10, 15, 20]
+    assert log["loss"][-1] < 0.8 * log["loss"][0]
+    for f in ("model.pt", "checkpoint.pt", "config.yaml", "metrics.json", "train_log.csv"):
+        assert (tmp_path / "run" / f).is_file()
+    assert metrics["step"] == 20 and np.isfinite(metrics["psnr"]) and metrics["cbr"] == pytest.approx(4 / 48)
+    assert np.isfinite(log["val_psnr"][-1])  # the last row carries the final validation
+
+
+def test_checkpoint_round_trip_weights_only(image_dirs, tmp_path):
+    cfg = tiny_config(image_dirs, optim={"steps": 2})
+    train(cfg, tmp_path / "run", progress=False)
+    raw = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert raw["format"] == "ntscc_sim-checkpoint-v1" and raw["task"] == "deep-jscc" and raw["step"] == 2
+    assert raw["optimizer"] is None and isinstance(raw["config"], dict)
+    assert yaml.safe_load(yaml.safe_dump(raw["config"])) == raw["config"]  # plain python types only
+    full = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert full["optimizer"] is not None and full["rng"]["torch"].dtype == torch.uint8
+    task, model, config, meta = load_checkpoint(tmp_path / "run", "cpu")
+    assert not model.training and meta["step"] == 2 and config == raw["config"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, raw["state_dict"][k])
+    # the reloaded model gives identical outputs to a second reload
+    x = torch.rand(1, 3, 20, 24)
+    _, model2, _, _ = load_checkpoint(tmp_path / "run" / "model.pt")
+    with torch.no_grad():
+        assert torch.equal(model(x, 10.0, seeds=[1])["x_hat"], model2(x, 10.0, seeds=[1])["x_hat"])
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text()) == raw["config"]
+
+
+def test_resume_is_exact(image_dirs, tmp_path):
+    cfg = tiny_config(image_dirs)
+    whole = train(cfg, tmp_path / "a", progress=False)
+    train(cfg, tmp_path / "b", steps=3, progress=False)
+    resumed = train(cfg, tmp_path / "b", resume=True, progress=False)
+    a, b = read_checkpoint(tmp_path / "a" / "checkpoint.pt"), read_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    assert a["step"] == b["step"] == 6
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
+    for i in sa:
+        for k in sa[i]:
+            assert torch.equal(sa[i][k], sb[i][k])
+    assert whole["psnr"] == resumed["psnr"] and whole["loss"] == resumed["loss"]
+
+    def rows(p):
+        lines = (p / "train_log.csv").read_text().splitlines()
+        return [line.split(",")[:2] + line.split(",")[3:] for line in lines]  # drop 'seconds'
+
+    ra, rb = rows(tmp_path / "a"), rows(tmp_path / "b")
+    # b has one extra validation at step 3 (the end of its first part); otherwise the same
+    assert ra[0] == rb[0] and [r[:4] for r in ra] == [r[:4] for r in rb]
+
+
+def test_resume_guards(image_dirs, tmp_path):
+    cfg = tiny_config(image_dirs, optim={"steps": 2})
+    train(cfg, tmp_path / "run", progress=False)
+    with pytest.raises(TrainUsageError, match="--resume"):
+        train(cfg, tmp_path / "run", progress=False)
+    changed = tiny_config(image_dirs, optim={"steps": 2, "lr": 1e-4})
+    with pytest.raises(TrainUsageError, match="optim.lr"):
+        train(changed, tmp_path / "run", resume=True, progress=False)
+    more = train(cfg, tmp_path / "run", resume=True, steps=3, progress=False)  # extending is allowed
+    assert more["step"] == 3
+
+
+def test_init_from_another_checkpoint(image_dirs, tmp_path):
+    cfg = tiny_config(image_dirs, optim={"steps": 2})
+    train(cfg, tmp_path / "base", progress=False)
+    base = read_checkpoint(tmp_path / "base" / "model.pt")
+    # default hook: copy every tensor whose name and shape match
+    task = get_task("deep-jscc")
+    wider = validate_config(tiny_config(image_dirs, model={"c": 6}))
+    model = task.build(wider)
+    info = Task.init_from(task, model, base, wider)
+    assert "encoder.0.weight" in info["loaded"] and "encoder.8.weight" in info["skipped"]
+    assert torch.equal(model.state_dict()["encoder.0.weight"], base["state_dict"]["encoder.0.weight"])
+    # through the config: init: <path>, then 1 step at a tiny learning rate stays close to the base
+    cfg2 = tiny_config(image_dirs, optim={"steps": 1, "lr": 1e-9}, init=str(tmp_path / "base"))
+    train(cfg2, tmp_path / "ft", progress=False)
+    ft = read_checkpoint(tmp_path / "ft" / "model.pt")
+    for k, v in base["state_dict"].items():
+        assert torch.allclose(ft["state_dict"][k], v, atol=1e-6), k
+
+
+def test_paper_scale_configs_run_at_tiny_size(image_dirs, tmp_path):
+    """The shipped deep JSCC paper-scale recipes are valid and train (2 steps on tiny data)."""
+    paper = sorted((REPO / "ntscc_sim" / "zoo" / "configs").glob("deepjscc-*paper*.yaml"))
+    assert paper, "no paper-scale recipe shipped"
+    for path in paper:
+        cfg = yaml.safe_load(path.read_text())
+        validate_config(cfg)
+        cfg["data"] = tiny_config(image_dirs)["data"] | {"batch_size": 2, "val_limit": 1}
+        cfg["log"] = {"tensorboard": False}
+        metrics = train(cfg, tmp_path / path.stem, steps=2, progress=False)
+        assert metrics["step"] == 2 and np.isfinite(metrics["loss"])
