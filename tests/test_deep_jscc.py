@@ -12,7 +12,7 @@ from PIL import Image
 from baselines.deep_jscc.model import DeepJSCC
 from baselines.deep_jscc.scheme import DeepJSCCScheme
 from baselines.deep_jscc.task import DeepJSCCTask, psnr_per_image
-from conftest import CIFAR, KODAK
+from conftest import CIFAR
 from ntscc_sim import zoo
 from ntscc_sim.metrics import psnr as psnr_np
 from ntscc_sim.metrics import to_uint8
@@ -82,7 +82,7 @@ def test_no_3db_error(kind, snr_db):
 
 def test_zero_forcing_with_perfect_csi():
     """At very high SNR a fading channel with perfect CSI + ZF gives the noiseless output."""
-    model = small(4)
+    _, model, _, _ = zoo.load(SHIPPED)
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         ref = model(x, 90.0, seeds=[1])["x_hat"]
@@ -90,7 +90,7 @@ def test_zero_forcing_with_perfect_csi():
             model.set_channel(kind, "perfect")
             assert torch.allclose(model(x, 90.0, seeds=[1])["x_hat"], ref, atol=1e-4)
         model.set_channel("rayleigh-fast", "none")  # without CSI the decoder sees h x
-        assert (model(x, 90.0, seeds=[1])["x_hat"] - ref).abs().max() > 1e-2
+        assert (model(x, 90.0, seeds=[1])["x_hat"] - ref).abs().mean() > 0.05
 
 
 def test_per_image_seeds_make_the_noise_independent_of_batching():
@@ -103,7 +103,9 @@ def test_per_image_seeds_make_the_noise_independent_of_batching():
         other = model(x[:1], 5.0, seeds=[99])
     for i in range(3):
         assert torch.equal(joint["rx"][i], single[i]["rx"][0])
-        assert torch.equal(joint["x_hat"][i], single[i]["x_hat"][0])
+        # oneDNN may use another algorithm for another batch size (last-bit differences);
+        # the scheme therefore runs fixed-size passes (test_scheme_rows_do_not_depend_on_batching)
+        assert torch.allclose(joint["x_hat"][i], single[i]["x_hat"][0], atol=1e-6)
     assert not torch.equal(other["rx"][0], joint["rx"][0])
 
 
@@ -210,7 +212,7 @@ def test_scheme_configurations_and_param_errors(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CIFAR.is_dir() or not KODAK.is_dir(), reason="../shared data not available")
+@pytest.mark.skipif(not CIFAR.is_dir(), reason="../shared CIFAR-10 not available")
 def test_shipped_models_reach_their_recorded_psnr():
     """CIFAR-10 test images (500) at the training SNR: within 0.3 dB of metrics.json."""
     import json

@@ -9,6 +9,15 @@ import torch
 from ntscc_sim.models.ntc import build_ntc, pad_to
 from ntscc_sim.models.swin import SwinAnalysis, SwinBlock, SwinSynthesis
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Shared 2-core machine: torch's default intra-op threads slow tiny models down badly."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 TINY_NTC = {"kind": "ntc", "transform": "conv", "N": 16, "M": 24, "conv_channels": 16, "stages": 2, "lambda": 0.01}
 
 
@@ -189,3 +198,38 @@ def test_ntc_capacity_scheme_never_overspends(trained_ntc, tmp_path):
             assert row["bits"] == 8 * len(scheme.codec.encode(img, row["qp"]))
             assert row["cbr"] == pytest.approx(row["bits"] / cap / (3 * 32 * 32))
             assert row["ntc_lambda"] == 0.01
+
+
+def test_ntc_ldpc_scheme_end_to_end(trained_ntc):
+    from baselines.separation.ntc import NTCLDPCScheme
+    from ntscc_sim.schemes.base import SchemeContext
+
+    run, _ = trained_ntc
+    ctx = SchemeContext(channel={"kind": "awgn", "csi": "perfect", "coherence": None}, metrics=("psnr",))
+    params = {"cbr": [2.0], "mcs": "4qam-1/2", "code": {"k": 1024, "n": None}, "fallback": "grey", "decoder": "minsum",
+              "num_iter": 20, "residual_errors": False, "checkpoint": str(run / "model.pt")}
+    params = NTCLDPCScheme.check_params(params, "schemes[0]", {})
+    scheme = NTCLDPCScheme("ntc-ldpc", params, ctx)
+    scheme.setup()
+    img = (np.random.default_rng(2).random((32, 32, 3)) * 255).astype(np.uint8)
+    (cfg,) = scheme.configurations()
+    (row,) = scheme.run(cfg, 12.0, [("a", img)], [3])
+    assert row["outage"] == 0 and row["qp"] == 0 and 0 < row["cbr"] <= 2.0
+    ref = scheme.codec.decode(scheme.codec.encode(img, 0), img.shape[:2])
+    from ntscc_sim.metrics import psnr
+
+    assert row["psnr"] == pytest.approx(psnr(img, ref))
+
+
+def test_ste_quantization_feeds_rounded_latents_to_g_s():
+    model = build_ntc({**TINY_NTC, "quantization": "ste"}).train()
+    y = torch.randn(1, 24, 4, 4, requires_grad=True)
+    means = torch.randn(1, 24, 4, 4)
+    d = model.decoder_input(y, y + 0.3, means)
+    assert torch.allclose(d, torch.round(y - means) + means)
+    d.sum().backward()
+    assert torch.equal(y.grad, torch.ones_like(y))  # straight-through
+    model.eval()
+    assert torch.equal(model.decoder_input(y, y + 0.3, means), y + 0.3)  # eval: the rounded y_hat as given
+    with pytest.raises(ValueError):
+        build_ntc({**TINY_NTC, "quantization": "round"})

@@ -16,6 +16,15 @@ from ntscc_sim.schemes.base import SchemeContext
 
 from test_ntc import TINY_NTC, tiny_train_config
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Shared 2-core machine: torch's default intra-op threads slow tiny models down badly."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 REPO = Path(__file__).resolve().parents[1]
 VALUES = [4, 8, 12, 16]
 TINY_NTSCC = {
@@ -216,7 +225,7 @@ def test_paper_configs_at_tiny_size(name):
     x = torch.rand(1, 3, side, side)
     loss, values = task.loss(model, x, cfg, 0)
     loss.backward()
-    assert math.isfinite(float(loss)) and values["cbr"] > 0
+    assert math.isfinite(float(loss.detach())) and values["cbr"] > 0
 
 
 # --- the scheme ------------------------------------------------------------------------------
@@ -230,6 +239,13 @@ def _scheme(ckpt, tmp_path, **params):
     s = NTSCCScheme("NTSCC tiny", p, ctx)
     s.setup()
     return s
+
+
+def _same(a, b):
+    """Row lists equal (NaN == NaN)."""
+    def norm(rows):
+        return [{k: ("nan" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows]
+    return norm(a) == norm(b)
 
 
 def _images():
@@ -246,9 +262,9 @@ def test_scheme_rows_batching_and_cbr(trained, tmp_path):
     seeds = [5, 6, 7]
     together = s.run(cfgs[0], 10.0, imgs, seeds)
     alone = [s.run(cfgs[0], 10.0, [im], [sd])[0] for im, sd in zip(imgs, seeds)]
-    assert together == alone
+    assert _same(together, alone)
     # same seed -> same numbers; another seed -> other noise
-    assert s.run(cfgs[0], 10.0, imgs[:1], [5]) == together[:1]
+    assert _same(s.run(cfgs[0], 10.0, imgs[:1], [5]), together[:1])
     assert s.run(cfgs[0], 10.0, imgs[:1], [9])[0]["psnr"] != together[0]["psnr"]
     hi = s.run(cfgs[1], 10.0, imgs, seeds)
     for lo_row, hi_row, (_, img) in zip(together, hi, imgs):

@@ -15,6 +15,8 @@ DEEP_JSCC = [
     "deepjscc-cifar10-awgn10-c2",
     "deepjscc-cifar10-awgn10-c4",
     "deepjscc-cifar10-awgn10-c8",
+    "deepjscc-cifar10-awgn1-c8",
+    "deepjscc-cifar10-awgn19-c8",
     "deepjscc-cifar10-rayleighblock10-c8",
     "deepjscc-bsds500-awgn10-c2",
     "deepjscc-bsds500-awgn10-c3",

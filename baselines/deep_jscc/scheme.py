@@ -9,10 +9,11 @@ Scenario keys::
 Each checkpoint is one configuration (row columns ``checkpoint``, ``train_snr_db``
 — NaN for models trained on an SNR range — and ``target_cbr`` = c/48). The model is
 run over the *scenario's* channel (kind, csi, coherence), whatever it was trained on.
-Images of any size are coded fully convolutionally; same-size images are batched,
-and the channel noise of every image is drawn from its own seed, so rows do not
-depend on the batching. ``cbr`` counts the complex symbols actually sent over the
-unpadded 3HW; ``bits`` is NaN (analog scheme) and ``outage`` 0.
+Images of any size are coded fully convolutionally; same-size images are batched
+in passes of a fixed size, and the channel noise of every image is drawn from its
+own seed, so rows do not depend on the batching (bit for bit). ``cbr`` counts the
+complex symbols actually sent over the unpadded 3HW; ``bits`` is NaN (analog
+scheme) and ``outage`` 0.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ from ntscc_sim.metrics import quality, to_uint8
 from ntscc_sim.scenario import Field, ScenarioError
 from ntscc_sim.schemes.base import Scheme
 
-MAX_PIXELS_PER_PASS = 2_000_000  # split big same-size groups into passes of at most this many pixels
+# Network passes have a fixed shape so that every image sees the same numerics whatever
+# the grouping (oneDNN may pick a different convolution algorithm for another batch size,
+# changing the last bits): small images go in passes of exactly PASS_IMAGES (the last
+# pass is padded with copies), images of LARGE_PIXELS or more one at a time.
+PASS_IMAGES = 16
+LARGE_PIXELS = 256 * 256
 
 
 def _train_snr(config: dict) -> float:
@@ -112,12 +118,13 @@ class DeepJSCCScheme(Scheme):
             groups.setdefault(img.shape[:2], []).append(i)
         rows: list[dict | None] = [None] * len(images)
         for (h, w), idx in groups.items():
-            per_pass = max(1, MAX_PIXELS_PER_PASS // (h * w))
+            per_pass = 1 if h * w >= LARGE_PIXELS else PASS_IMAGES
             for start in range(0, len(idx), per_pass):
                 part = idx[start : start + per_pass]
-                x = torch.from_numpy(np.stack([images[i][1] for i in part])).to(device)
+                fill = part + [part[-1]] * (per_pass - len(part))
+                x = torch.from_numpy(np.stack([images[i][1] for i in fill])).to(device)
                 x = x.permute(0, 3, 1, 2).float() / 255.0
-                out = model(x, float(snr_db), seeds=[seeds[i] for i in part])
+                out = model(x, float(snr_db), seeds=[seeds[i] for i in fill])
                 sent = out["symbols"]
                 for j, i in enumerate(part):
                     img = images[i][1]

@@ -20,7 +20,7 @@ Example
 >>> x.shape, x.dtype
 ((1000, 2), dtype('float64'))
 >>> round(src.second_moment(), 3)
-11.23
+11.221
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ logit convention is done by the caller (:mod:`ntscc_sim.fec.ldpc`).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = ["layered_minsum_decode", "syndrome_ok"]
 
@@ -129,10 +129,13 @@ def _decode_one(L, layer_ptr, e_col, e_shift, chk_mask, z, num_iter, alpha,
                             parity), num_iter
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def layered_minsum_decode(llr, layer_ptr, e_col, e_shift, chk_mask, z,
-                          num_iter, alpha, early_stop, k, num_threads):
+                          num_iter, alpha, early_stop, k):
     """Layered normalised min-sum decoding of a batch of codewords.
+
+    Single-threaded and GIL-free: the caller parallelises over codeword
+    chunks with Python threads (no OpenMP pool, see ``ldpc.py``).
 
     Parameters
     ----------
@@ -156,8 +159,6 @@ def layered_minsum_decode(llr, layer_ptr, e_col, e_shift, chk_mask, z,
         Stop a codeword as soon as all masked checks hold.
     k : int
         Number of leading variable nodes returned as hard bits.
-    num_threads : int
-        Number of codeword chunks decoded in parallel (``numba.get_num_threads()``).
 
     Returns
     -------
@@ -178,28 +179,26 @@ def layered_minsum_decode(llr, layer_ptr, e_col, e_shift, chk_mask, z,
     valid = np.zeros(batch, dtype=np.bool_)
     iters = np.zeros(batch, dtype=np.int32)
     alpha32 = np.float32(alpha)
-    nchunks = max(1, min(batch, num_threads))
-    for c in prange(nchunks):
-        # per-thread work buffers, reused for every codeword of the chunk
-        R = np.empty((num_edges, z), dtype=np.float32)
-        T = np.empty((dmax, z), dtype=np.float32)
-        min1 = np.empty(z, dtype=np.float32)
-        min2 = np.empty(z, dtype=np.float32)
-        sgn = np.empty(z, dtype=np.float32)
-        parity = np.empty(z, dtype=np.uint8)
-        for b in range(c, batch, nchunks):
-            L = llr[b]
-            ok, nit = _decode_one(L, layer_ptr, e_col, e_shift, chk_mask, z,
-                                  num_iter, alpha32, early_stop, R, T, min1,
-                                  min2, sgn, parity)
-            valid[b] = ok
-            iters[b] = nit
-            for i in range(k):
-                bits[b, i] = L[i] < 0.0
+    # work buffers, reused for every codeword
+    R = np.empty((num_edges, z), dtype=np.float32)
+    T = np.empty((dmax, z), dtype=np.float32)
+    min1 = np.empty(z, dtype=np.float32)
+    min2 = np.empty(z, dtype=np.float32)
+    sgn = np.empty(z, dtype=np.float32)
+    parity = np.empty(z, dtype=np.uint8)
+    for b in range(batch):
+        L = llr[b]
+        ok, nit = _decode_one(L, layer_ptr, e_col, e_shift, chk_mask, z,
+                              num_iter, alpha32, early_stop, R, T, min1,
+                              min2, sgn, parity)
+        valid[b] = ok
+        iters[b] = nit
+        for i in range(k):
+            bits[b, i] = L[i] < 0.0
     return bits, valid, iters
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def syndrome_ok(hard, layer_ptr, e_col, e_shift, chk_mask, z):
     """Validity test of hard decisions.
 
@@ -215,10 +214,12 @@ def syndrome_ok(hard, layer_ptr, e_col, e_shift, chk_mask, z):
     """
     batch = hard.shape[0]
     out = np.zeros(batch, dtype=np.bool_)
-    for b in prange(batch):
-        parity = np.empty(z, dtype=np.uint8)
+    parity = np.empty(z, dtype=np.uint8)
+    L = np.empty(hard.shape[1], dtype=np.float32)
+    for b in range(batch):
         # reuse the float kernel: bit 1 <-> negative LLR
-        L = np.where(hard[b] != 0, np.float32(-1.0), np.float32(1.0))
+        for i in range(hard.shape[1]):
+            L[i] = -1.0 if hard[b, i] != 0 else 1.0
         out[b] = _syndrome_ok_one(L, layer_ptr, e_col, e_shift, chk_mask, z,
                                   parity)
     return out

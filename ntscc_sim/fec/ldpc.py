@@ -33,7 +33,8 @@ bits are a codeword of the rate-matched code.
 
 from __future__ import annotations
 
-import numba
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -46,6 +47,16 @@ __all__ = ["LDPCCode"]
 # internal LLR of known-zero filler bits (min-sum is scale-free: any value
 # far above all message magnitudes acts as "certain")
 _FILLER_LLR = np.float32(1e6)
+
+
+_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _executor(num_threads: int) -> ThreadPoolExecutor:
+    """Shared thread pool (idle threads block, they never spin)."""
+    if num_threads not in _EXECUTORS:
+        _EXECUTORS[num_threads] = ThreadPoolExecutor(num_threads)
+    return _EXECUTORS[num_threads]
 
 
 class _QCGraph:
@@ -61,7 +72,7 @@ class _QCGraph:
         z, k, n = enc.z, enc.k, enc.n
         k_ldpc, n_ldpc = enc.k_ldpc, enc.n_ldpc
         pcm = sp.csr_matrix(enc.pcm, dtype=np.int64)
-        m_b, n_b = pcm.shape[0] // z, pcm.shape[1] // z
+        m_b = pcm.shape[0] // z
 
         # status of every variable node of the full lifted code
         n_sys_tx = k - 2 * z                          # transmitted systematic
@@ -140,12 +151,17 @@ class LDPCCode:
         Min-sum normalisation factor (``"minsum"`` only).
     early_stop : bool
         Stop decoding a codeword once all parity checks hold.
+    num_threads : int
+        Threads for ``"minsum"`` (codeword chunks decoded concurrently by the
+        GIL-free numba kernel). Default 1: the simulator parallelises over
+        work units; results never depend on it.
 
     Input / output
     --------------
     ``encode(bits)``: uint8 [B, k] -> uint8 [B, n].
     ``decode(llr)``: float32 [B, n] logits ``log p(1)/p(0)`` (Sionna Demapper
     convention) -> (uint8 [B, k] hard info bits, bool [B] parity checks hold).
+    After ``decode``, ``last_iters`` (int32 [B]) holds the iterations used.
 
     Example
     -------
@@ -160,7 +176,7 @@ class LDPCCode:
 
     def __init__(self, k: int = 4096, n: int = 6144, decoder: str = "minsum",
                  num_iter: int = 20, alpha: float = 0.75,
-                 early_stop: bool = True):
+                 early_stop: bool = True, num_threads: int = 1):
         if decoder not in ("minsum", "sionna-bp"):
             raise ValueError(f"unknown decoder {decoder!r}")
         self.k, self.n = int(k), int(n)
@@ -168,6 +184,7 @@ class LDPCCode:
         self.num_iter = int(num_iter)
         self.alpha = float(alpha)
         self.early_stop = bool(early_stop)
+        self.num_threads = int(num_threads)
         self._enc = LDPC5GEncoder(self.k, self.n, check_input=False,
                                   device="cpu")
         self._g = _QCGraph(self._enc)
@@ -257,10 +274,16 @@ class LDPCCode:
     def _decode_minsum(self, llr):
         g = self._g
         vn = self._vn_llr(llr)
-        bits, valid, iters = layered_minsum_decode(
-            vn, g.layer_ptr, g.e_col, g.e_shift, g.chk_mask, g.z,
-            self.num_iter, self.alpha, self.early_stop, self.k,
-            numba.get_num_threads())
+        args = (g.layer_ptr, g.e_col, g.e_shift, g.chk_mask, g.z,
+                self.num_iter, self.alpha, self.early_stop, self.k)
+        nt = max(1, min(self.num_threads, len(vn)))
+        if nt == 1:
+            bits, valid, iters = layered_minsum_decode(vn, *args)
+        else:  # GIL-free kernel on contiguous chunks, plain Python threads
+            chunks = np.array_split(np.arange(len(vn)), nt)
+            parts = list(_executor(nt).map(
+                lambda c: layered_minsum_decode(vn[c[0]:c[-1] + 1], *args), chunks))
+            bits, valid, iters = (np.concatenate(p) for p in zip(*parts))
         self.last_iters = iters
         return bits, valid
 

@@ -51,6 +51,7 @@ TRANSFORM_DEFAULTS = {
     "heads": 8,  # swin: attention heads (int or one per stage)
     "window": 8,  # swin: attention window
     "prior": "mean-scale",  # mean-scale | scale
+    "quantization": "noise",  # training input of g_s: noise (eq. (13)) | ste (rounding, straight-through)
 }
 
 
@@ -108,15 +109,21 @@ class NTC(CompressionModel):
 
     ``forward(x)`` (training: uniform-noise proxies; eval: rounding) returns
     ``{"x_hat", "likelihoods": {"y", "z"}, "y", "y_hat", "means", "scales"}``.
+    ``quantization="ste"`` feeds g_s the rounded ``round(y - mu) + mu`` with a
+    straight-through gradient in training (rates still from the noisy proxy; Minnen &
+    Singh 2020), so training and real decoding see the same g_s input.
     ``compress(x)`` returns ``{"strings": [y_strings, z_strings], "shape": z_hw}`` (real
     rANS bitstreams, one per image) and ``decompress(strings, shape)`` returns
     ``{"x_hat"}`` clamped to [0, 1]. Call :meth:`update` once after training.
     """
 
-    def __init__(self, g_a: nn.Module, g_s: nn.Module, N: int, M: int, stages: int, prior: str = "mean-scale"):
+    def __init__(self, g_a: nn.Module, g_s: nn.Module, N: int, M: int, stages: int, prior: str = "mean-scale", quantization: str = "noise"):
         super().__init__()
         if prior not in ("mean-scale", "scale"):
             raise ValueError(f"unknown prior {prior!r}; choose mean-scale or scale")
+        if quantization not in ("noise", "ste"):
+            raise ValueError(f"unknown quantization {quantization!r}; choose noise or ste")
+        self.quantization = quantization
         self.g_a, self.g_s = g_a, g_s
         self.h_a = hyper_analysis(M, N)
         self.h_s = hyper_synthesis(N, M, prior == "mean-scale")
@@ -148,11 +155,20 @@ class NTC(CompressionModel):
             return means, scales
         return None, p
 
+    def decoder_input(self, y: torch.Tensor, y_hat: torch.Tensor, means) -> torch.Tensor:
+        """What g_s receives: ``y_hat`` (noisy proxy in training, rounded in eval), or in
+        training with ``quantization="ste"`` the rounded latent with a straight-through gradient."""
+        if not (self.training and self.quantization == "ste"):
+            return y_hat
+        centred = y if means is None else y - means
+        rounded = centred + (torch.round(centred) - centred).detach()
+        return rounded if means is None else rounded + means
+
     def forward(self, x: torch.Tensor):
         y = self.g_a(x)
         z_hat, z_lik, means, scales = self.hyper(y)
         y_hat, y_lik = self.gaussian_conditional(y, scales, means=means)
-        x_hat = self.g_s(y_hat)
+        x_hat = self.g_s(self.decoder_input(y, y_hat, means))
         return {"x_hat": x_hat, "likelihoods": {"y": y_lik, "z": z_lik}, "y": y, "y_hat": y_hat, "means": means, "scales": scales}
 
     def compress(self, x: torch.Tensor):
@@ -196,7 +212,7 @@ def build_ntc(cfg: dict) -> NTC:
     """An :class:`NTC` from the transform keys of a ``model:`` config."""
     c = {**TRANSFORM_DEFAULTS, **{k: v for k, v in cfg.items() if v is not None or k not in TRANSFORM_DEFAULTS}}
     g_a, g_s, stages = build_transforms(c)
-    return NTC(g_a, g_s, int(c["N"]), int(c["M"]), stages, c["prior"])
+    return NTC(g_a, g_s, int(c["N"]), int(c["M"]), stages, c["prior"], c.get("quantization") or "noise")
 
 
 def bits_of(likelihoods: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,8 @@ TRANSFORM_PARAMS = {
     "heads": Field("list", default=lambda: [8], item=Field("int", min=1), scalar_ok=True, doc="swin: heads (one, or one per stage)"),
     "window": Field("int", default=8, min=1, doc="swin: attention window"),
     "prior": Field("str", default="mean-scale", choices=("mean-scale", "scale")),
+    "quantization": Field("str", default="noise", choices=("noise", "ste"),
+                          doc="g_s input in training: uniform noise (eq. (13)) or rounding with a straight-through gradient"),
 }
 
 DISTORTIONS = ("mse", "ms-ssim")

@@ -226,7 +226,7 @@ class NTSCC(CompressionModel):
         s_hat = transmit(s, mask, channel, snr_db, seeds)
         y_hat = self.f_d(s_hat, index, means, scales, refine=refine)
         x_hat = ntc.g_s(y_hat)
-        x_ntc = ntc.g_s(y_tilde) if self.training else None
+        x_ntc = ntc.g_s(ntc.decoder_input(y, y_tilde, means)) if self.training else None
 
         strings = None
         if z_strings:

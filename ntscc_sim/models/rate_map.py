@@ -58,7 +58,7 @@ def save_rate_map(path, image: np.ndarray, k: np.ndarray, patch: int, values=Non
     axes[1].set_title(f"mean {k.mean():.1f} symbols / patch")
     for ax in axes:
         ax.set_axis_off()
-    fig.colorbar(im, ax=axes[1], label="channel bandwidth cost (real symbols per patch)", shrink=0.9)
+    fig.colorbar(im, ax=axes[1], label="bandwidth (real symbols / patch)", shrink=0.9)
     if title:
         fig.suptitle(title, fontsize=9)
     path = Path(path)

@@ -191,6 +191,13 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     total = cfg["optim"]["steps"]
     lg = cfg["log"]
 
+    def emit(row):
+        log.append(row)
+        if tb is not None:
+            for k, v in row.items():
+                if k not in ("step", "epoch"):
+                    tb.add_scalar(k, v, row["step"])
+
     def save_resume(step):
         atomic_save(make_checkpoint(cfg["model"]["kind"], cfg, model, step, data.epoch(step), metrics, optimizer,
                                     extra={"seconds": seconds}), resume_path)
@@ -246,11 +253,7 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
             if row is not None and done == total:
                 last_row = row  # completed with the final validation below
             elif row is not None:
-                log.append(row)
-                if tb is not None:
-                    for k, v in row.items():
-                        if k not in ("step", "epoch"):
-                            tb.add_scalar(k, v, done)
+                emit(row)
             if done % lg["ckpt_every"] == 0 or done == total:
                 save_resume(done)
                 t_last = time.time()
@@ -260,8 +263,6 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
         raise
     finally:
         bar.close()
-        if tb is not None:
-            tb.close()
 
     task.finalize(model, cfg)
     metrics = validate(task, model, data, cfg, dev)
@@ -276,5 +277,7 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     tmp.replace(out / METRICS_FILE)
     if last_row is not None:
         last_row.update({f"val_{k}": v for k, v in metrics.items()})
-        log.append(last_row)
+        emit(last_row)
+    if tb is not None:
+        tb.close()
     return final

@@ -102,7 +102,7 @@ def describe(name_or_path) -> dict:
     return {
         "name": path.parent.name if path.name == MODEL_FILE else str(path),
         "task": ckpt["task"],
-        "dataset": data.get("kind", "") + (f"/{Path(data['path']).name}" if data.get("kind") == "folder" else "")
+        "dataset": (f"{Path(data['path']).parent.name}/{Path(data['path']).name}" if data.get("kind") == "folder" else data.get("kind", ""))
         + (f" crop {data['crop']}" if data.get("crop") else ""),
         "channel": ch.get("kind", ""),
         "train_snr_db": _snr_text(ch["snr_db"]) if "snr_db" in ch else "",
