@@ -275,3 +275,23 @@ def test_cli_subprocess_exit_code(tmp_path, two_schemes):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "-20.00%" in r.stdout and (two_schemes / "bd.csv").is_file()
+
+
+def test_outage_figure_with_all_outage_and_no_outage(tmp_path):
+    """Outage rate exactly 0 and 1 (Wilson bounds round past p) must still plot."""
+    import pandas as pd
+
+    from ntscc_sim.report import build_report
+
+    rows = []
+    for snr in (0.0, 5.0, 10.0):
+        for img in range(24):  # n = 24: the Wilson upper bound at p = 1 rounds just below 1
+            for cbr in (0.02, 0.04, 0.08, 0.16):
+                out = 1 if snr == 0.0 else 0
+                rows.append({"scheme": "sep", "kind": "bpg-ldpc", "config": f"target_cbr={cbr}", "snr_db": snr,
+                             "image": f"i{img}", "cbr": cbr * 0.97, "bits": 1000, "psnr": 10.0 if out else 30 + 20 * cbr + img * 0.1,
+                             "outage": out, "target_cbr": cbr, "mcs": "16qam-2/3"})
+    pd.DataFrame(rows).to_csv(tmp_path / "points.csv", index=False)
+    result = build_report(tmp_path)
+    figs = [str(f) for f in result["figures"]]
+    assert any("outage" in f for f in figs)

@@ -32,6 +32,7 @@ from ..scenario.errors import ScenarioError
 from ..scenario.fields import Field, validate_mapping
 from ..store import atomic_write_json, atomic_write_text
 from .bound import banana_bound
+from .figures import atomic_write_bytes
 from .models import ACTIVATIONS, NTC, NTSCC, RateAdaptiveJSCC, awgn_complex, awgn_real, power_scale
 from .source import BananaSource
 
@@ -668,8 +669,6 @@ def _run(data, out_dir: Path, device: str, log, timings, t_start) -> dict:
         for key, sd in models.items():
             buf = io.BytesIO()
             torch.save(sd, buf)
-            from .figures import atomic_write_bytes
-
             atomic_write_bytes(wdir / f"{key}.pt", buf.getvalue())
 
     timings["total_s"] = time.time() - t_start

@@ -239,7 +239,7 @@ def outage_figure(rows: pd.DataFrame, label: str, styles: SchemeStyles) -> Figur
             x, p, n = pts["snr_db"].to_numpy(float), pts["outage_rate"].to_numpy(float), \
                 pts["n_images"].to_numpy(float)
             lo, hi = _wilson(p, n)
-            bars = ax.errorbar(x, p, yerr=np.vstack([p - lo, hi - p]), color=st["color"],
+            bars = ax.errorbar(x, p, yerr=np.maximum(np.vstack([p - lo, hi - p]), 0.0), color=st["color"],
                                marker=st["marker"], linestyle=st["linestyle"], markersize=4,
                                linewidth=1.2, capsize=2, elinewidth=0.7,
                                label=f"{scheme} ({sub})" if len(keys) > 1 else scheme)
