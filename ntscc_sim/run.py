@@ -36,12 +36,15 @@ def parse_args(argv=None):
     p.add_argument("--out", help="output folder (default: results/<scenario name>/)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the scenario's device")
     p.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1: predictable on shared machines)")
     p.add_argument("--dry-run", action="store_true", help="validate and print the expanded sweep, compute nothing")
     p.add_argument("--no-report", action="store_true", help="skip tables and figures at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error(f"--workers must be >= 1, got {args.workers}")
+    if args.threads < 1:
+        p.error(f"--threads must be >= 1, got {args.threads}")
     return args
 
 
@@ -222,6 +225,9 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
     from . import sweep
     from .sweep import columns_for
 
+    import torch
+
+    torch.set_num_threads(args.threads)
     t0 = time.time()
     store = ResultStore(out_dir, columns_for(schemes)).open()
     run_info = {
@@ -262,7 +268,7 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=sweep.init_worker, initargs=(data, device, str(out_dir), cache_dir, 1)) as pool:
+        with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=sweep.init_worker, initargs=(data, device, str(out_dir), cache_dir, args.threads)) as pool:
             futures = {pool.submit(sweep.run_unit, u): u for u in pending}
             for fut in as_completed(futures):
                 rows = fut.result()
