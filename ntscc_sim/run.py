@@ -181,7 +181,7 @@ def main(argv=None) -> int:
         except DatasetError as exc:
             raise ScenarioError(exc.key, str(exc)) from None
         device = resolve_device(data["device"]) if data["device"] != "cuda" else data["device"]
-        from .sweep import build_schemes, columns_for, default_cache_dir, expand
+        from .sweep import build_schemes, default_cache_dir, expand
 
         out_dir = Path(args.out) if args.out else Path("results") / scenario.name
         cache_dir = default_cache_dir()

@@ -18,7 +18,6 @@ import json
 import os
 from pathlib import Path
 
-from .schemes.base import BASE_COLUMNS
 
 POINTS = "points.csv"
 KEY_COLUMNS = ("scheme", "config", "snr_db", "image")

@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from baselines.separation import MCS, DigitalLink, max_payload_bits, segment
 from baselines.separation.budget import LENGTH_BITS, channel_bits

@@ -9,23 +9,13 @@ The ``qp`` column holds the quality index, ``ntc_lambda`` its lambda.
 
 from __future__ import annotations
 
-from ntscc_sim.scenario import Field, ScenarioError
+from ntscc_sim.models.loading import checkpoint_list_check
+from ntscc_sim.scenario import Field
 
 from .schemes import BPGCapacityScheme, BPGLDPCScheme
 
 
-def _check_checkpoints(value, key):
-    items = value if isinstance(value, list) else [value]
-    if not items or not all(isinstance(v, str) and v.strip() for v in items):
-        raise ScenarioError(key, f"expected a checkpoint (zoo name or path) or a list of them, got {value!r}")
-    from ntscc_sim.models.loading import resolve_checkpoint
-
-    for i, v in enumerate(items):
-        try:
-            resolve_checkpoint(v)
-        except (FileNotFoundError, KeyError, ValueError) as exc:
-            raise ScenarioError(f"{key}[{i}]" if isinstance(value, list) else key, f"unknown NTC checkpoint {v!r}: {exc}") from None
-    return list(items)
+_check_checkpoints = checkpoint_list_check("NTC")
 
 
 CHECKPOINT_FIELD = Field("any", check=_check_checkpoints, doc="NTC checkpoint(s): zoo name or path, or a list (the qualities)")

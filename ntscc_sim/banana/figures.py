@@ -89,7 +89,7 @@ def plot_sdr_vs_cbr(rows: list[dict], bound_cbr, bound_sdr, snr_db: float, kinds
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    ax.plot(bound_cbr, bound_sdr, "k-", lw=1.6, label=f"bound: D(R), R = 2 CBR log2(1+SNR)")
+    ax.plot(bound_cbr, bound_sdr, "k-", lw=1.6, label="bound: D(R), R = 2 CBR log2(1+SNR)")
     markers = iter(["o", "s", "^", "v", "D", "P", "X", "<", ">", "*"] * 4)
     palette = iter([f"C{i}" for i in range(10)] * 4)
     lam_color: dict = {}  # NTSCC curves of one lambda share a colour across accountings

@@ -20,6 +20,29 @@ def resolve_checkpoint(name_or_path: str) -> str:
     return str(resolve(str(name_or_path)))
 
 
+def checkpoint_list_check(label: str):
+    """A scenario ``Field`` check: one checkpoint (zoo name or path) or a list -> list of names.
+
+    Unknown checkpoints are scenario errors naming the key, e.g. ``schemes[0].checkpoint[1]``.
+    """
+
+    def check(value, key):
+        from ntscc_sim.scenario import ScenarioError
+
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(v, str) and v.strip() for v in items):
+            raise ScenarioError(key, f"expected a checkpoint (zoo name or path) or a list of them, got {value!r}")
+        for i, v in enumerate(items):
+            try:
+                resolve_checkpoint(v)
+            except (FileNotFoundError, KeyError, ValueError) as exc:
+                where = f"{key}[{i}]" if isinstance(value, list) else key
+                raise ScenarioError(where, f"unknown {label} checkpoint {v!r}: {exc}") from None
+        return list(items)
+
+    return check
+
+
 @lru_cache(maxsize=16)
 def _load(path: str, device: str, kind: str | None):
     from ntscc_sim.train import load_checkpoint

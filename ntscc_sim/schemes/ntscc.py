@@ -27,24 +27,14 @@ from ntscc_sim.channels import Channel, capacity
 from ntscc_sim.config import derive_seed
 from ntscc_sim.metrics import quality
 from ntscc_sim.scenario import Field, ScenarioError
+from ntscc_sim.models.loading import checkpoint_list_check
 
 from .base import Scheme
 
 __all__ = ["NTSCCScheme"]
 
 
-def _check_checkpoints(value, key):
-    items = value if isinstance(value, list) else [value]
-    if not items or not all(isinstance(v, str) and v.strip() for v in items):
-        raise ScenarioError(key, f"expected a checkpoint (zoo name or path) or a list of them, got {value!r}")
-    from ntscc_sim.models.loading import resolve_checkpoint
-
-    for i, v in enumerate(items):
-        try:
-            resolve_checkpoint(v)
-        except (FileNotFoundError, KeyError, ValueError) as exc:
-            raise ScenarioError(f"{key}[{i}]" if isinstance(value, list) else key, f"unknown NTSCC checkpoint {v!r}: {exc}") from None
-    return list(items)
+_check_checkpoints = checkpoint_list_check("NTSCC")
 
 
 def _check_side_info(value, key):
