@@ -203,7 +203,7 @@ def cliff_figure(rows: pd.DataFrame, label: str, metric: str, styles: SchemeStyl
         for i, (_, lab, pts) in enumerate(group):
             st = dict(base, color=shade(base["color"], i, len(group)),
                       linestyle=LINESTYLES[i % len(LINESTYLES)])
-            _errorbar(ax, pts["snr_db"], pts[metric], pts[f"{metric}_ci95"], st, f"{scheme} ({lab})")
+            _errorbar(ax, pts["snr_db"], pts[metric], pts[f"{metric}_ci95"], st, scheme if lab in scheme else f"{scheme} ({lab})")
     ax.set_xlabel("test SNR (dB)")
     ax.set_ylabel(_ylabel(metric))
     ax.set_title(f"Cliff effect, {label}", fontsize=10)
@@ -242,7 +242,7 @@ def outage_figure(rows: pd.DataFrame, label: str, styles: SchemeStyles) -> Figur
             bars = ax.errorbar(x, p, yerr=np.maximum(np.vstack([p - lo, hi - p]), 0.0), color=st["color"],
                                marker=st["marker"], linestyle=st["linestyle"], markersize=4,
                                linewidth=1.2, capsize=2, elinewidth=0.7,
-                               label=f"{scheme} ({sub})" if len(keys) > 1 else scheme)
+                               label=f"{scheme} ({sub})" if len(keys) > 1 and sub not in scheme else scheme)
             for col in bars[2]:
                 col.set_alpha(0.35)
             drawn = True
