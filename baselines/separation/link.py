@@ -45,9 +45,8 @@ class Transmission:
 
     def __init__(self, payload: bytes, mcs: MCS, k: int):
         self.payload = payload
-        bits = bytes_to_bits(len(payload).to_bytes(4, "big")) if len(payload) < 2**32 else None
-        self.bits = np.concatenate([bits, bytes_to_bits(payload)])
-        assert LENGTH_BITS == 32
+        header = bytes_to_bits(len(payload).to_bytes(LENGTH_BITS // 8, "big"))
+        self.bits = np.concatenate([header, bytes_to_bits(payload)])
         self.blocks = segment(len(self.bits), k, mcs.rate, mcs.bits_per_symbol)
         self.mcs = mcs
 
