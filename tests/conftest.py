@@ -14,6 +14,18 @@ CIFAR = SHARED / "data" / "cifar-10-batches-py"
 BSDS = SHARED / "data" / "bsds500"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tests run on one torch thread, like `ntscc_sim.run` by default (`--threads 1`): on a
+    shared 2-core machine torch's default threads slow small models down badly."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Every test session uses its own encode cache (never the user's)."""

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from ntscc_sim.banana import (
@@ -29,13 +28,6 @@ from ntscc_sim.scenario import ScenarioError
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Keep the shared CPU free: Blahut–Arimoto and training run on one torch thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 SNR_DB = 5.0
 CAP = math.log2(1 + 10 ** (SNR_DB / 10))

@@ -18,7 +18,6 @@ from ntscc_sim.metrics import psnr as psnr_np
 from ntscc_sim.metrics import to_uint8
 from ntscc_sim.scenario import ScenarioError, validate_scenario
 
-torch.set_num_threads(1)
 SHIPPED = "deepjscc-cifar10-awgn10-c4"
 
 

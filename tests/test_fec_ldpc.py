@@ -20,15 +20,6 @@ from ntscc_sim.fec._layered_minsum import layered_minsum_decode
 K, N = 4096, 6144
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Sionna BP runs many small torch ops; on the shared 2-core machine
-    torch's thread pool makes them 10x slower. Restored after the module."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @lru_cache(maxsize=None)
 def _code(k=K, n=N, decoder="minsum", early_stop=True, num_iter=20):

@@ -9,13 +9,6 @@ import torch
 from ntscc_sim.models.ntc import build_ntc, pad_to
 from ntscc_sim.models.swin import SwinAnalysis, SwinBlock, SwinSynthesis
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Shared 2-core machine: torch's default intra-op threads slow tiny models down badly."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 TINY_NTC = {"kind": "ntc", "transform": "conv", "N": 16, "M": 24, "conv_channels": 16, "stages": 2, "lambda": 0.01}

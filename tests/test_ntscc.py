@@ -16,13 +16,6 @@ from ntscc_sim.schemes.base import SchemeContext
 
 from test_ntc import TINY_NTC, tiny_train_config
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Shared 2-core machine: torch's default intra-op threads slow tiny models down badly."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 REPO = Path(__file__).resolve().parents[1]

@@ -30,6 +30,7 @@ from ..channels.model import Channel
 from ..config import DEVICE_CHOICES, derive_seed
 from ..scenario.errors import ScenarioError
 from ..scenario.fields import Field, validate_mapping
+from ..scenario.loader import check_output_name
 from ..store import atomic_write_json, atomic_write_text
 from .bound import banana_bound
 from .figures import atomic_write_bytes
@@ -39,18 +40,11 @@ from .source import BananaSource
 SDR_COLUMNS = ("scheme", "lambda", "eta", "cbr", "sdr_db")
 BOUND_COLUMNS = ("cbr", "sdr_db")
 SCHEME_KINDS = ("ntc", "ntc-capacity", "deep-jscc", "ntscc")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SCHEME_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 # ---------------------------------------------------------------------------
 # schema
 # ---------------------------------------------------------------------------
-
-
-def _check_name(value, key):
-    if not _NAME_RE.match(value):
-        raise ScenarioError(key, f"invalid name {value!r}: use letters, digits, '.', '_' or '-' (it names the output folder)")
-    return value
 
 
 def _check_scheme_name(value, key):
@@ -139,7 +133,7 @@ REPORT_SCHEMA = {
 RUN_SCHEMA = {"save_weights": Field("bool", default=False, doc="write trained weights to <out>/weights/")}
 
 TOP_SCHEMA = {
-    "name": Field("str", check=_check_name),
+    "name": Field("str", check=check_output_name),
     "description": Field("str", default=""),
     "seed": Field("int", default=0, min=0),
     "device": Field("str", default="auto", choices=DEVICE_CHOICES),

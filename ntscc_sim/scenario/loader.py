@@ -17,7 +17,7 @@ from .fields import Field, validate_mapping
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def _check_name(value, key):
+def check_output_name(value, key):
     if not _NAME_RE.match(value):
         raise ScenarioError(key, f"invalid name {value!r}: use letters, digits, '.', '_' or '-' (it names the output folder)")
     return value
@@ -58,7 +58,7 @@ RUN_SCHEMA = {
 }
 
 TOP_SCHEMA = {
-    "name": Field("str", check=_check_name),
+    "name": Field("str", check=check_output_name),
     "description": Field("str", default=""),
     "seed": Field("int", default=0, min=0),
     "device": Field("str", default="auto", choices=DEVICE_CHOICES),

@@ -31,7 +31,7 @@ from ..channels.model import CHANNEL_KINDS, CSI_CHOICES
 from ..config import DEVICE_CHOICES
 from ..scenario.errors import ScenarioError
 from ..scenario.fields import Field, validate_mapping
-from ..scenario.loader import _check_name
+from ..scenario.loader import check_output_name
 from .task import TASKS, get_task
 
 DATA_KINDS = ("cifar10", "folder")
@@ -98,7 +98,7 @@ LOG_SCHEMA = {
 }
 
 TRAIN_SCHEMA = {
-    "name": Field("str", check=_check_name),
+    "name": Field("str", check=check_output_name),
     "description": Field("str", default=None, nullable=True),
     "seed": Field("int", default=0, min=0),
     "device": Field("str", default="auto", choices=DEVICE_CHOICES),
