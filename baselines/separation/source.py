@@ -12,7 +12,7 @@ import numpy as np
 from ntscc_sim.metrics import quality
 
 
-def choose_quality(codec, image: np.ndarray, budget_bits: int, image_key=None):
+def choose_quality(codec, image: np.ndarray, budget_bits: int):
     """Best quality whose whole bitstream fits ``budget_bits``: ``(quality, bytes)`` or ``(None, None)``.
 
     Assumes the bitstream shrinks as quality falls (along ``codec.qualities``). When the codec

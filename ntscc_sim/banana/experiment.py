@@ -27,10 +27,10 @@ import torch
 
 from ..channels.capacity import awgn_capacity
 from ..channels.model import Channel
-from ..config import DEVICE_CHOICES, derive_seed
+from ..config import derive_seed
 from ..scenario.errors import ScenarioError
-from ..scenario.fields import Field, validate_mapping
-from ..scenario.loader import check_output_name
+from ..scenario.fields import Field, section, validate_mapping
+from ..scenario.loader import COMMON_FIELDS
 from ..store import atomic_write_json, atomic_write_text
 from .bound import banana_bound
 from .figures import atomic_write_bytes
@@ -133,19 +133,16 @@ REPORT_SCHEMA = {
 RUN_SCHEMA = {"save_weights": Field("bool", default=False, doc="write trained weights to <out>/weights/")}
 
 TOP_SCHEMA = {
-    "name": Field("str", check=check_output_name),
-    "description": Field("str", default=""),
-    "seed": Field("int", default=0, min=0),
-    "device": Field("str", default="auto", choices=DEVICE_CHOICES),
+    **COMMON_FIELDS,
     "dataset": Field("map", schema=DATASET_SCHEMA),
-    "channel": Field("map", default=lambda: validate_mapping({}, CHANNEL_SCHEMA, "channel"), schema=CHANNEL_SCHEMA),
+    "channel": section(CHANNEL_SCHEMA),
     "snr_db": Field("any", check=_snr),
     "lambdas": Field("list", default=lambda: [1 / 32, 1 / 256, 1 / 1024], item=Field("fraction", min=1e-12), min_len=1, scalar_ok=True),
     "schemes": Field("list", item=Field("any"), min_len=1),
-    "train": Field("map", default=lambda: validate_mapping({}, TRAIN_SCHEMA, "train"), schema=TRAIN_SCHEMA),
-    "bound": Field("map", default=lambda: validate_mapping({}, BOUND_SCHEMA, "bound"), schema=BOUND_SCHEMA),
-    "report": Field("map", default=lambda: validate_mapping({}, REPORT_SCHEMA, "report"), schema=REPORT_SCHEMA),
-    "run": Field("map", default=lambda: validate_mapping({}, RUN_SCHEMA, "run"), schema=RUN_SCHEMA),
+    "train": section(TRAIN_SCHEMA),
+    "bound": section(BOUND_SCHEMA),
+    "report": section(REPORT_SCHEMA),
+    "run": section(RUN_SCHEMA),
 }
 
 _COMMON = {"name": Field("str", check=_check_scheme_name), "kind": Field("str", choices=SCHEME_KINDS)}

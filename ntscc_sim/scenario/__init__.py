@@ -5,7 +5,7 @@ schemes to compare (docs/scenarios.md lists every key and its default).
 """
 
 from .errors import ScenarioError
-from .fields import Field, fraction, validate_mapping
+from .fields import Field, fraction, section, validate_mapping
 from .loader import Scenario, load_scenario, validate_scenario
 
-__all__ = ["Field", "Scenario", "ScenarioError", "fraction", "load_scenario", "validate_mapping", "validate_scenario"]
+__all__ = ["Field", "Scenario", "ScenarioError", "fraction", "load_scenario", "section", "validate_mapping", "validate_scenario"]

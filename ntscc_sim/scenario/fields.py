@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable
 
@@ -64,7 +64,6 @@ class Field:
     check: Callable[[Any, str], Any] | None = None
     doc: str = ""
     nullable: bool = False
-    extra: dict = field(default_factory=dict)
 
     @property
     def required(self) -> bool:
@@ -147,3 +146,8 @@ def validate_mapping(data: dict, schema: dict, path: str = "") -> dict:
         else:
             out[name] = spec.default() if callable(spec.default) else spec.default
     return out
+
+
+def section(schema: dict, **kwargs) -> Field:
+    """An optional nested mapping whose default is every key of ``schema`` at its default."""
+    return Field("map", default=lambda: validate_mapping({}, schema, ""), schema=schema, **kwargs)

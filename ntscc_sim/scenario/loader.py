@@ -12,7 +12,7 @@ from ..channels.model import CHANNEL_KINDS, CSI_CHOICES
 from ..config import DEVICE_CHOICES
 from ..datasets.images import BUILTIN_NAMES, DATASET_KINDS
 from .errors import ScenarioError
-from .fields import Field, validate_mapping
+from .fields import Field, section, validate_mapping
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -57,18 +57,23 @@ RUN_SCHEMA = {
     "rate_maps": Field("bool", default=False, doc="write NTSCC rate-allocation maps"),
 }
 
-TOP_SCHEMA = {
+# keys every YAML file of the project (scenarios, training configs, the banana experiment) starts with
+COMMON_FIELDS = {
     "name": Field("str", check=check_output_name),
     "description": Field("str", default=""),
     "seed": Field("int", default=0, min=0),
     "device": Field("str", default="auto", choices=DEVICE_CHOICES),
+}
+
+TOP_SCHEMA = {
+    **COMMON_FIELDS,
     "dataset": Field("map", schema=DATASET_SCHEMA),
-    "channel": Field("map", default=lambda: validate_mapping({}, CHANNEL_SCHEMA, "channel"), schema=CHANNEL_SCHEMA),
+    "channel": section(CHANNEL_SCHEMA),
     "snr_db": Field("list", item=Field("number", min=-50, max=100), min_len=1, scalar_ok=True),
     "schemes": Field("list", item=Field("any"), min_len=1),
     "metrics": Field("list", default=lambda: ["psnr", "ms_ssim"], item=Field("str", choices=("psnr", "ms_ssim")), scalar_ok=True),
-    "report": Field("map", default=lambda: validate_mapping({}, REPORT_SCHEMA, "report"), schema=REPORT_SCHEMA),
-    "run": Field("map", default=lambda: validate_mapping({}, RUN_SCHEMA, "run"), schema=RUN_SCHEMA),
+    "report": section(REPORT_SCHEMA),
+    "run": section(RUN_SCHEMA),
 }
 
 SCHEME_COMMON = {

@@ -28,10 +28,9 @@ from pathlib import Path
 import yaml
 
 from ..channels.model import CHANNEL_KINDS, CSI_CHOICES
-from ..config import DEVICE_CHOICES
 from ..scenario.errors import ScenarioError
-from ..scenario.fields import Field, validate_mapping
-from ..scenario.loader import check_output_name
+from ..scenario.fields import Field, section, validate_mapping
+from ..scenario.loader import COMMON_FIELDS
 from .task import TASKS, get_task
 
 DATA_KINDS = ("cifar10", "folder")
@@ -98,16 +97,14 @@ LOG_SCHEMA = {
 }
 
 TRAIN_SCHEMA = {
-    "name": Field("str", check=check_output_name),
+    **COMMON_FIELDS,
     "description": Field("str", default=None, nullable=True),
-    "seed": Field("int", default=0, min=0),
-    "device": Field("str", default="auto", choices=DEVICE_CHOICES),
     "threads": Field("int", default=None, nullable=True, min=1, doc="torch.set_num_threads (null: torch default)"),
     "data": Field("map", schema=DATA_SCHEMA),
     "channel": Field("map", schema=CHANNEL_SCHEMA),
     "model": Field("any"),
-    "optim": Field("map", default=lambda: validate_mapping({}, OPTIM_SCHEMA, "optim"), schema=OPTIM_SCHEMA),
-    "log": Field("map", default=lambda: validate_mapping({}, LOG_SCHEMA, "log"), schema=LOG_SCHEMA),
+    "optim": section(OPTIM_SCHEMA),
+    "log": section(LOG_SCHEMA),
     "init": Field("str", default=None, nullable=True, doc="checkpoint path or zoo name to initialise from (Task.init_from)"),
 }
 
