@@ -30,7 +30,7 @@ from ..channels.model import Channel
 from ..config import derive_seed
 from ..scenario.errors import ScenarioError
 from ..scenario.fields import Field, section, validate_mapping
-from ..scenario.loader import COMMON_FIELDS
+from ..scenario.loader import COMMON_FIELDS, require_name_and_kind
 from ..store import atomic_write_json, atomic_write_text
 from .bound import banana_bound
 from .figures import atomic_write_bytes
@@ -185,11 +185,7 @@ SCHEME_SCHEMAS = {
 
 def _validate_scheme(raw, index: int) -> dict:
     path = f"schemes[{index}]"
-    if not isinstance(raw, dict):
-        raise ScenarioError(path, f"expected a mapping with 'name' and 'kind', got {raw!r}")
-    for key in ("name", "kind"):
-        if key not in raw:
-            raise ScenarioError(f"{path}.{key}", "missing required key")
+    require_name_and_kind(raw, path)
     kind = _COMMON["kind"].validate(raw["kind"], f"{path}.kind")
     return validate_mapping(raw, {**_COMMON, **SCHEME_SCHEMAS[kind]}, path)
 

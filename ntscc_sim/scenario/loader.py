@@ -98,15 +98,20 @@ class Scenario:
         return self.data["schemes"]
 
 
-def _validate_scheme(raw, index: int, scenario: dict) -> dict:
-    from ..schemes.registry import RESERVED_KINDS, SCHEME_PATHS, get_scheme_class
-
-    path = f"schemes[{index}]"
+def require_name_and_kind(raw, path: str) -> None:
+    """A scheme entry must be a mapping with ``name`` and ``kind`` (checked before its own schema)."""
     if not isinstance(raw, dict):
         raise ScenarioError(path, f"expected a mapping with 'name' and 'kind', got {raw!r}")
     for key in ("name", "kind"):
         if key not in raw:
             raise ScenarioError(f"{path}.{key}", "missing required key")
+
+
+def _validate_scheme(raw, index: int, scenario: dict) -> dict:
+    from ..schemes.registry import RESERVED_KINDS, SCHEME_PATHS, get_scheme_class
+
+    path = f"schemes[{index}]"
+    require_name_and_kind(raw, path)
     kind = raw["kind"]
     if kind not in SCHEME_PATHS:
         import difflib
