@@ -31,17 +31,32 @@ def derive_seed(*parts) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
 
 
+def stream_seed(seed: int, stream: str) -> int:
+    """Seed of the named random stream ``stream`` (e.g. ``"channel"``) of ``seed``.
+
+    Different streams of one seed are independent: channel noise never repeats the
+    draws of torch's default generator (quantisation noise, dropout, init).
+    """
+    return derive_seed(seed, "stream", stream)
+
+
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy, torch and Sionna's generators."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
+    """Seed Python, NumPy and torch's default generator with ``seed`` and Sionna's
+    generators (channel noise, fading, bits) with the independent
+    ``stream_seed(seed, "channel")``.
+
+    Sionna's seed setter also reseeds torch's default generator, so it is set first
+    and torch's default generator afterwards.
+    """
     try:
         from sionna.phy import config as sionna_config
 
-        sionna_config.seed = seed
+        sionna_config.seed = stream_seed(seed, "channel")
     except ImportError:  # pragma: no cover - sionna is a hard dependency
         pass
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
 
 
 def torch_generator(seed: int, device: str = "cpu") -> torch.Generator:

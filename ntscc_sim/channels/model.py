@@ -36,8 +36,9 @@ class Channel:
     --------------
     ``__call__(x, snr_db, seed=None)`` with ``x`` [B, N] complex (one row per
     image, already power-normalised) and ``snr_db`` a float or [B] tensor returns
-    ``(y, h)``, both [B, N] complex. If ``seed`` is given, Sionna's generator is
-    reseeded first so the draw is reproducible point by point.
+    ``(y, h)``, both [B, N] complex. If ``seed`` is given, Sionna's generator of the device is
+    reseeded first (torch's default generator is not touched), so the draw is
+    reproducible point by point.
 
     Example
     -------
@@ -59,10 +60,15 @@ class Channel:
             raise ValueError(f"unknown csi {self.csi!r}; choose from {CSI_CHOICES}")
         self._awgn = AWGN(device=self.device if self.device in sionna_config.available_devices else None)
 
+    @property
+    def generator(self) -> torch.Generator:
+        """Sionna's torch generator of this channel's device (noise and fading draws)."""
+        return sionna_config.torch_rng(self._awgn.device)
+
     def fading(self, shape, dtype=torch.complex64) -> torch.Tensor:
         """Draw the channel coefficients h, [B, N] complex, from Sionna's generator."""
         batch, n = shape
-        gen = sionna_config.torch_rng(self.device)
+        gen = self.generator
         if self.kind == "awgn":
             return torch.ones(shape, dtype=dtype, device=self.device)
         if self.kind == "rayleigh-fast":
@@ -74,7 +80,9 @@ class Channel:
 
     def __call__(self, x: torch.Tensor, snr_db, seed: int | None = None):
         if seed is not None:
-            sionna_config.seed = int(seed) % (2**63)
+            # Reseed only Sionna's generator of this device; torch's default
+            # generator (quantisation noise, ...) is left alone.
+            self.generator.manual_seed(int(seed) % (2**63))
         no = noise_variance(torch.as_tensor(snr_db, dtype=torch.float32, device=x.device))
         if no.dim() == 1:
             no = no[:, None]

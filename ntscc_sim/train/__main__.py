@@ -21,10 +21,15 @@ def parse_args(argv=None):
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the config's device")
     p.add_argument("--steps", type=int, help="override optim.steps")
     p.add_argument("--threads", type=int, help="torch.set_num_threads (overrides the config)")
+    p.add_argument("--time-limit", type=float, metavar="MINUTES",
+                   help="stop after the step in progress once MINUTES of wall time have passed; writes a "
+                        "resumable checkpoint, the weights so far and metrics.json, exits 0 (continue with --resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     if args.steps is not None and args.steps < 1:
         p.error(f"--steps must be >= 1, got {args.steps}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        p.error(f"--time-limit must be > 0 minutes, got {args.time_limit:g}")
     if args.threads is not None and args.threads < 1:
         p.error(f"--threads must be >= 1, got {args.threads}")
     return args
@@ -37,7 +42,7 @@ def main(argv=None) -> int:
 
     try:
         metrics = train(args.config, out_dir=args.out, resume=args.resume, steps=args.steps, device=args.device,
-                        threads=args.threads, progress=not args.quiet)
+                        threads=args.threads, progress=not args.quiet, time_limit=args.time_limit)
     except (ScenarioError, TrainUsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

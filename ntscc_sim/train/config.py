@@ -67,6 +67,9 @@ DATA_SCHEMA = {
     "batch_size": Field("int", default=32, min=1),
     "limit": Field("int", default=None, nullable=True, min=1, doc="use only the first N training images"),
     "val_limit": Field("int", default=256, min=1, doc="validation images (the first N)"),
+    "val_split": Field("str", default="holdout", choices=("holdout", "test"),
+                       doc="cifar10: holdout = the last val_limit training images, never trained on "
+                           "(the test set stays unseen); test = the first val_limit test images"),
     "flip": Field("bool", default=True, doc="random horizontal flips"),
 }
 
@@ -100,6 +103,9 @@ TRAIN_SCHEMA = {
     **COMMON_FIELDS,
     "description": Field("str", default=None, nullable=True),
     "threads": Field("int", default=None, nullable=True, min=1, doc="torch.set_num_threads (null: torch default)"),
+    "precision": Field("str", default="fp32", choices=("fp32", "bf16"),
+                       doc="training forward pass: fp32, or bf16 autocast (CPU with AVX-512 BF16 / AMX, CUDA); validation is fp32"),
+    "channels_last": Field("bool", default=False, doc="channels_last memory format for model and batches"),
     "data": Field("map", schema=DATA_SCHEMA),
     "channel": Field("map", schema=CHANNEL_SCHEMA),
     "model": Field("any"),

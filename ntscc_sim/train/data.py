@@ -6,8 +6,9 @@ from ``(seed, step)``. A resumed run therefore sees exactly the batches it
 would have seen without the interruption.
 
 * ``cifar10``: the five ``data_batch_*`` pickles (via
-  :class:`ntscc_sim.datasets.Cifar10Images`); validation on the first
-  ``val_limit`` images of ``test_batch``.
+  :class:`ntscc_sim.datasets.Cifar10Images`); validation on the last ``val_limit``
+  training images, held out from training (``val_split: holdout``, the default), or on
+  the first ``val_limit`` images of ``test_batch`` (``val_split: test``).
 * ``folder``: every image of ``path`` held in memory as uint8, random square
   crops of size ``crop`` (images smaller than the crop are edge-padded);
   validation on centre crops (``val_crop``, default ``crop``) of ``val_path``.
@@ -68,11 +69,18 @@ class TrainData:
         val_key = "data.val_path" if spec.get("val_path") else "data.path"
         val_path = expand_path(spec.get("val_path") or spec["path"])
         if self.kind == "cifar10":
-            train = _open(Cifar10Images, "data.path", path, split="train", limit=spec.get("limit"))
-            self._images = torch.from_numpy(train.array()).permute(0, 3, 1, 2).contiguous()  # uint8 [N,3,32,32]
+            train = _open(Cifar10Images, "data.path", path, split="train")
+            images = torch.from_numpy(train.array()).permute(0, 3, 1, 2).contiguous()  # uint8 [N,3,32,32]
             self.crop = None
-            val = _open(Cifar10Images, val_key, val_path, split="test", limit=spec["val_limit"])
-            self._val = torch.from_numpy(val.array()).permute(0, 3, 1, 2).contiguous()
+            if spec.get("val_split", "test") == "holdout":  # the last val_limit training images
+                n_val = int(spec["val_limit"])
+                if n_val >= len(images):
+                    raise ValueError(f"data.val_limit: {n_val} leaves no training images out of {len(images)}")
+                images, self._val = images[:-n_val], images[-n_val:].contiguous()
+            else:
+                val = _open(Cifar10Images, val_key, val_path, split="test", limit=spec["val_limit"])
+                self._val = torch.from_numpy(val.array()).permute(0, 3, 1, 2).contiguous()
+            self._images = images[: spec["limit"]] if spec.get("limit") else images
         elif self.kind == "folder":
             train = _open(FolderImages, "data.path", path, limit=spec.get("limit"))
             self._images = [_to_chw(img) for _, img in train]

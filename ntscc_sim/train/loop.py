@@ -17,6 +17,7 @@ resumed from ``checkpoint.pt`` reproduces the uninterrupted run exactly.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -122,7 +123,7 @@ def _resolve_config(config) -> dict:
 
 
 def train(config, out_dir=None, resume: bool = False, steps: int | None = None, device: str | None = None,
-          threads: int | None = None, progress: bool = True) -> dict:
+          threads: int | None = None, progress: bool = True, time_limit: float | None = None) -> dict:
     """Train a model described by a training config.
 
     Parameters
@@ -132,6 +133,9 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     resume : continue from ``out_dir/checkpoint.pt`` (exactly; starts fresh if there is none).
     steps : override ``optim.steps`` (e.g. to extend a finished run with ``resume=True``).
     device : override ``device`` (``auto|cpu|cuda``); threads: ``torch.set_num_threads``.
+    time_limit : wall-clock minutes; once exceeded, the step in progress finishes, a resumable
+        ``checkpoint.pt``, the current weights (``model.pt``) and ``metrics.json`` (with
+        ``"complete": false``) are written and the call returns (continue with ``resume=True``).
 
     Returns
     -------
@@ -140,6 +144,8 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     Raises :class:`ntscc_sim.scenario.ScenarioError` for invalid configs and
     :class:`TrainUsageError` for unusable arguments (e.g. an existing run without ``resume``).
     """
+    t_start = time.time()
+    deadline = None if time_limit is None else t_start + 60.0 * float(time_limit)
     cfg = _resolve_config(config)
     if steps is not None:
         cfg["optim"]["steps"] = int(steps)
@@ -160,7 +166,8 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
 
     seed_everything(cfg["seed"])
     task = get_task(cfg["model"]["kind"])
-    model = task.build(cfg).to(dev)
+    memory_format = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    model = task.build(cfg).to(dev, memory_format=memory_format)
     data = TrainData(cfg)
     optimizer = torch.optim.Adam(task.parameter_groups(model, cfg), lr=cfg["optim"]["lr"],
                                  weight_decay=cfg["optim"]["weight_decay"])
@@ -210,6 +217,7 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     n_acc = 0
     completed = start
     last_row = None
+    stopped = False
     t_last = time.time()
     model.train()
     try:
@@ -218,8 +226,9 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
             for g, base in zip(optimizer.param_groups, base_lrs):
                 g["lr"] = base * factor
             seed_everything(derive_seed(cfg["seed"], "step", step))
-            batch = data.batch(step).to(dev)
-            loss, values = task.loss(model, batch, cfg, step)
+            batch = data.batch(step).to(dev, memory_format=memory_format)
+            with torch.autocast(torch.device(dev).type, dtype=torch.bfloat16, enabled=cfg["precision"] == "bf16"):
+                loss, values = task.loss(model, batch, cfg, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg["optim"]["grad_clip"]:
@@ -250,13 +259,19 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
                               "lr": optimizer.param_groups[0]["lr"]}
                 row.update({f"val_{k}": v for k, v in metrics.items()})
                 t_last = time.time()  # validation time is not training time
-            if row is not None and done == total:
+            stopped = deadline is not None and done < total and time.time() >= deadline
+            if stopped and row is None and n_acc:
+                row = {"step": done, "epoch": data.epoch(done), "seconds": round(seconds, 2),
+                       "lr": optimizer.param_groups[0]["lr"], **{k: v / n_acc for k, v in acc.items()}}
+            if row is not None and (done == total or stopped):
                 last_row = row  # completed with the final validation below
             elif row is not None:
                 emit(row)
-            if done % lg["ckpt_every"] == 0 or done == total:
+            if done % lg["ckpt_every"] == 0 or done == total or stopped:
                 save_resume(done)
                 t_last = time.time()
+            if stopped:
+                break
     except KeyboardInterrupt:
         if completed > start:
             save_resume(completed)
@@ -264,12 +279,15 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     finally:
         bar.close()
 
+    if stopped:  # finalize a copy: the resumable state in checkpoint.pt stays untouched
+        model = copy.deepcopy(model)
     task.finalize(model, cfg)
     metrics = validate(task, model, data, cfg, dev)
-    final_step = max(start, total)
+    final_step = completed if stopped else max(start, total)
     final = {**metrics, "step": final_step, "epoch": data.epoch(final_step), "train_seconds": round(seconds, 1),
              "val_images": data.num_val, "val_snr_db": eval_snr(cfg),
-             "num_params": sum(p.numel() for p in model.parameters())}
+             "num_params": sum(p.numel() for p in model.parameters()),
+             "steps_total": total, "complete": not stopped}
     atomic_save(make_checkpoint(cfg["model"]["kind"], cfg, model, final_step, data.epoch(final_step), metrics,
                                 extra={"seconds": seconds}), out / MODEL_FILE)
     tmp = out / f".{METRICS_FILE}.tmp"
@@ -280,4 +298,9 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
         emit(last_row)
     if tb is not None:
         tb.close()
+    if stopped:
+        print(f"time limit of {time_limit:g} min reached after step {final_step} of {total} "
+              f"({(time.time() - t_start) / 60:.1f} min); weights so far in {out / MODEL_FILE}.\n"
+              f"continue with: python -m ntscc_sim.train {config if isinstance(config, (str, Path)) else 'CONFIG.yaml'} --out {out} --resume "
+              f"[--steps N to change the schedule length] [--time-limit MIN]", file=sys.stderr)
     return final
