@@ -4,6 +4,7 @@ Everything runs on tiny folder datasets cut from scikit-image's bundled photos
 (no ../shared needed), with the deep JSCC task as the trainable model.
 """
 
+import json
 import subprocess
 import sys
 
@@ -270,3 +271,75 @@ def test_paper_scale_configs_run_at_tiny_size(image_dirs, tmp_path):
         cfg["log"] = {"tensorboard": False}
         metrics = train(cfg, tmp_path / path.stem, steps=2, progress=False)
         assert metrics["step"] == 2 and np.isfinite(metrics["loss"])
+
+
+# --- random streams, wall-time limit, precision ------------------------------------
+def test_channel_noise_is_independent_of_torchs_default_stream():
+    """Quantisation noise (torch's default generator) and channel noise (Sionna's) drawn at the
+    same step must come from different streams; a channel reseed leaves torch's stream alone."""
+    from ntscc_sim.channels import Channel
+    from ntscc_sim.config import seed_everything
+
+    seed_everything(123)
+    quant = torch.empty(4096).uniform_(-0.5, 0.5)  # as CompressAI's noise quantiser draws it
+    y, _ = Channel("awgn")(torch.zeros(1, 4096, dtype=torch.complex64), 0.0)
+    seed_everything(123)
+    quant_normal = torch.randn(4096)  # what torch's default stream gives for a normal draw
+    noise = y.real.flatten() * np.sqrt(2.0)
+    assert not torch.allclose(noise, quant_normal)
+    assert abs(float(torch.corrcoef(torch.stack([noise, quant_normal]))[0, 1])) < 0.1
+    assert abs(float(torch.corrcoef(torch.stack([noise, quant]))[0, 1])) < 0.1
+    # per-image channel seeding does not reseed torch's default generator
+    state = torch.get_rng_state()
+    Channel("awgn")(torch.zeros(1, 8, dtype=torch.complex64), 0.0, seed=5)
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_time_limit_stops_resumably_and_resume_is_exact(image_dirs, tmp_path, capsys):
+    cfg = tiny_config(image_dirs)
+    whole = train(cfg, tmp_path / "a", progress=False)
+    part = train(cfg, tmp_path / "b", progress=False, time_limit=1e-9)  # stops after the first step
+    assert part["complete"] is False and part["step"] == 1 and part["steps_total"] == 6
+    assert "continue with: python -m ntscc_sim.train" in capsys.readouterr().err
+    for f in ("checkpoint.pt", "model.pt", "metrics.json"):
+        assert (tmp_path / "b" / f).is_file()
+    assert read_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 1
+    done = train(cfg, tmp_path / "b", resume=True, progress=False)
+    assert done["complete"] is True and whole["complete"] is True
+    a, b = read_checkpoint(tmp_path / "a" / "model.pt"), read_checkpoint(tmp_path / "b" / "model.pt")
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    assert whole["psnr"] == done["psnr"]
+
+
+def test_cli_time_limit_exits_0(image_dirs, tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(image_dirs)))
+    assert train_main([str(path), "--out", str(tmp_path / "run"), "--quiet", "--time-limit", "1e-9"]) == 0
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["complete"] is False
+    with pytest.raises(SystemExit) as exc:
+        train_main([str(path), "--time-limit", "0"])
+    assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("over", [{"precision": "bf16"}, {"channels_last": True},
+                                  {"precision": "bf16", "channels_last": True}])
+def test_bf16_and_channels_last_train(image_dirs, tmp_path, over):
+    cfg = tiny_config(image_dirs, optim={"steps": 3, "lr_milestones": []}, **over)
+    metrics = train(cfg, tmp_path / "run", progress=False)
+    assert np.isfinite(metrics["psnr"]) and metrics["cbr"] == pytest.approx(4 / 48)
+    with pytest.raises(ScenarioError, match="precision"):
+        validate_config(tiny_config(image_dirs, precision="fp16"))
+
+
+@pytest.mark.skipif(not CIFAR.is_dir(), reason="../shared CIFAR-10 not available")
+def test_cifar10_holdout_validation_is_never_trained_on():
+    base = {"name": "c", "data": {"kind": "cifar10", "path": str(CIFAR), "val_limit": 50, "batch_size": 8},
+            "channel": {"snr_db": 10}, "model": {"kind": "deep-jscc", "c": 2}}
+    data = TrainData(validate_config(base))
+    assert len(data) == 50000 - 50 and data.num_val == 50
+    val = {bytes(v.numpy()) for v in data._val}
+    train_tail = {bytes(v.numpy()) for v in data._images[-2000:]}
+    assert not val & train_tail
+    test = TrainData(validate_config({**base, "data": {**base["data"], "val_split": "test"}}))
+    assert len(test) == 50000 and not torch.equal(test._val, data._val)

@@ -106,6 +106,7 @@ TRAIN_SCHEMA = {
     "precision": Field("str", default="fp32", choices=("fp32", "bf16"),
                        doc="training forward pass: fp32, or bf16 autocast (CPU with AVX-512 BF16 / AMX, CUDA); validation is fp32"),
     "channels_last": Field("bool", default=False, doc="channels_last memory format for model and batches"),
+    "compile": Field("bool", default=False, doc="torch.compile the model (nn.Module.compile; state-dict keys unchanged)"),
     "data": Field("map", schema=DATA_SCHEMA),
     "channel": Field("map", schema=CHANNEL_SCHEMA),
     "model": Field("any"),
@@ -170,6 +171,21 @@ def load_config(path) -> dict:
     if raw is None:
         raise ScenarioError("", f"{path}: training config is empty")
     return validate_config(raw)
+
+
+def upgrade_config(config: dict) -> dict:
+    """A checkpoint's stored config, resolved with today's schema.
+
+    Keys added since the checkpoint was written get the value the run actually used, not
+    today's default: a CIFAR-10 run without ``data.val_split`` predates hold-out validation
+    and validated on the test set (``val_split: test``); new keys with no effect on old runs
+    (``precision``, ``channels_last``, ``compile``) take their defaults.
+    """
+    cfg = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config.items()}
+    data = cfg.get("data") or {}
+    if data.get("kind") == "cifar10" and "val_split" not in data:
+        data["val_split"] = "test"
+    return validate_config(cfg)
 
 
 def resume_mismatch(old: dict, new: dict) -> str | None:

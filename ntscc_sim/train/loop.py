@@ -30,7 +30,7 @@ import yaml
 
 from ..config import derive_seed, resolve_device, seed_everything
 from .checkpoint import MODEL_FILE, RESUME_FILE, atomic_save, make_checkpoint, read_checkpoint, set_rng_state
-from .config import load_config, resume_mismatch, validate_config
+from .config import load_config, resume_mismatch, upgrade_config, validate_config
 from .data import TrainData
 from .task import eval_snr, get_task
 
@@ -168,6 +168,8 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     task = get_task(cfg["model"]["kind"])
     memory_format = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
     model = task.build(cfg).to(dev, memory_format=memory_format)
+    if cfg["compile"]:
+        model.compile()
     data = TrainData(cfg)
     optimizer = torch.optim.Adam(task.parameter_groups(model, cfg), lr=cfg["optim"]["lr"],
                                  weight_decay=cfg["optim"]["weight_decay"])
@@ -177,7 +179,7 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     start, seconds, metrics = 0, 0.0, {}
     if resume and resume_path.exists():
         ckpt = read_checkpoint(resume_path, map_location=dev)
-        diff = resume_mismatch(ckpt["config"], cfg)
+        diff = resume_mismatch(upgrade_config(ckpt["config"]), cfg)
         if diff:
             raise TrainUsageError(f"{diff}: differs from the config of the run in {out}; resume needs the same config (only optim.steps, log, threads, device may change)")
         model.load_state_dict(ckpt["state_dict"])
