@@ -343,3 +343,30 @@ def test_cifar10_holdout_validation_is_never_trained_on():
     assert not val & train_tail
     test = TrainData(validate_config({**base, "data": {**base["data"], "val_split": "test"}}))
     assert len(test) == 50000 and not torch.equal(test._val, data._val)
+
+
+# --- learning curves and the zoo table read run folders only ------------------------
+def test_learning_curves_from_a_run_folder(image_dirs, tmp_path):
+    from ntscc_sim.report.training_curves import CurveInputError, main as curves_main, read_curve
+
+    cfg = tiny_config(image_dirs)  # batch 4, validation every 2 of 6 steps
+    train(cfg, tmp_path / "run", progress=False)
+    curve = read_curve(tmp_path / "run")
+    assert curve["name"] == "tiny" and curve["images"] == [8, 16, 24]
+    log = np.genfromtxt(tmp_path / "run" / "train_log.csv", delimiter=",", names=True)
+    assert curve["values"] == pytest.approx([v for v in log["val_psnr"] if np.isfinite(v)])
+    out = tmp_path / "fig" / "curves.png"
+    assert curves_main([str(tmp_path / "run"), "--out", str(out)]) == 0 and out.stat().st_size > 1000
+    assert curves_main([str(tmp_path), "--out", str(out)]) == 2  # not a run folder
+    with pytest.raises(CurveInputError, match="train_log.csv"):
+        read_curve(tmp_path)
+
+
+def test_zoo_markdown_table_lists_every_checkpoint(capsys):
+    from ntscc_sim import zoo
+    from ntscc_sim.zoo.__main__ import main as zoo_main
+
+    assert zoo_main(["--markdown"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("| model | data | steps | epochs | core-hours")
+    assert sorted(line.split("|")[1].strip() for line in lines[2:]) == sorted(zoo.names())

@@ -289,7 +289,7 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     final = {**metrics, "step": final_step, "epoch": data.epoch(final_step), "train_seconds": round(seconds, 1),
              "val_images": data.num_val, "val_snr_db": eval_snr(cfg),
              "num_params": sum(p.numel() for p in model.parameters()),
-             "steps_total": total, "complete": not stopped}
+             "steps_total": total, "complete": not stopped, "threads": torch.get_num_threads()}
     atomic_save(make_checkpoint(cfg["model"]["kind"], cfg, model, final_step, data.epoch(final_step), metrics,
                                 extra={"seconds": seconds}), out / MODEL_FILE)
     tmp = out / f".{METRICS_FILE}.tmp"

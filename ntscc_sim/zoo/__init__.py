@@ -110,6 +110,13 @@ def describe(name_or_path) -> dict:
         "lambda": lam,
         "val_psnr": metrics.get("psnr"),
         "steps": ckpt.get("step"),
+        "epochs": metrics.get("epoch", ckpt.get("epoch")),
+        "complete": metrics.get("complete", True),
+        "core_hours": (float(metrics["train_seconds"]) * int(metrics.get("threads") or cfg.get("threads") or 1) / 3600.0
+                       if "train_seconds" in metrics else None),
+        "val_images": metrics.get("val_images"),
+        "val_split": (data.get("val_split", "test") if data.get("kind") == "cifar10"
+                      else "/".join(Path(data.get("val_path") or data.get("path", "")).parts[-2:])),
         "size_mb": path.stat().st_size / 1e6,
         "path": str(path),
     }

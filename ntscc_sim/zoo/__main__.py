@@ -17,9 +17,23 @@ def _fmt(v, spec="") -> str:
     return str(v)
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """One row per checkpoint: what it saw (data, steps, epochs, core-hours) and its validation result."""
+    head = "| model | data | steps | epochs | core-hours | validation | val PSNR (dB) | CBR / lambda |"
+    lines = [head, "|---|---|---:|---:|---:|---|---:|---:|"]
+    for r in rows:
+        rate = f"CBR {_fmt(r['cbr'], '.4f')}" if r.get("cbr") is not None else f"λ {_fmt(r['lambda'])}"
+        steps = f"{r['steps']}" + ("" if r.get("complete", True) else " (running)")
+        lines.append(f"| {r['name']} | {r['dataset']} | {steps} | {_fmt(r['epochs'])} | {_fmt(r['core_hours'], '.2f')} | "
+                     f"{_fmt(r['val_images'])} imgs, {r['val_split']} | {_fmt(r['val_psnr'], '.2f')} | {rate} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ntscc_sim.zoo", description="List the shipped model checkpoints.")
     p.add_argument("--json", action="store_true", help="print JSON rows")
+    p.add_argument("--markdown", action="store_true",
+                   help="a Markdown table with data, steps, epochs, core-hours and validation metrics (docs/training.md)")
     p.add_argument("--recipes", action="store_true", help="list the training recipes (ntscc_sim/zoo/configs) instead")
     args = p.parse_args(argv)
     if args.recipes:
@@ -29,6 +43,9 @@ def main(argv=None) -> int:
     rows = [describe(n) for n in names()]
     if args.json:
         print(json.dumps(rows, indent=2))
+        return 0
+    if args.markdown:
+        print(markdown_table(rows))
         return 0
     cols = [("name", "name", ""), ("task", "task", ""), ("dataset", "dataset", ""), ("channel", "channel", ""),
             ("train_snr_db", "SNR dB", ""), ("cbr", "CBR", ".4f"), ("lambda", "lambda", ".4g"),
