@@ -46,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ntscc_sim.files import atomic_write
+
 __all__ = [
     "BPGCodec",
     "rgb_to_ycbcr",
@@ -529,20 +531,6 @@ def default_cache_dir() -> Path:
     return base / "bpg"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
 
 # --------------------------------------------------------------------------------------------
 # The codec
@@ -733,8 +721,8 @@ class BPGCodec:
         t = time.perf_counter() - t0
         self.stats["encodes"] += 1
         if self.disk_cache:
-            _atomic_write(path.with_suffix(".json"), json.dumps({"encode_time": t}).encode())
-            _atomic_write(path, data)
+            atomic_write(path.with_suffix(".json"), json.dumps({"encode_time": t}).encode())
+            atomic_write(path, data)
         self._remember(key, data, t)
         return data, {"cached": False, "encode_time": t}
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from baselines.bpg import PUBLISHED_KODAK_BPG444, BPGCodec  # noqa: E402
-from ntscc_sim.codec_rd import evaluate_codec, load_images  # noqa: E402
+from baselines.codec_rd import evaluate_codec, load_images  # noqa: E402
 
 
 def psnr_gap_at_rate(bpp, psnr, ref_bpp, ref_psnr) -> np.ndarray:

@@ -130,18 +130,21 @@ def write_summary(out_dir: Path, param_columns) -> None:
 
 
 def _banana_dispatch(args):
-    """The banana-source experiment (dataset kind ``banana``) has its own runner."""
+    """A scenario with ``experiment: banana`` (the banana-source experiment) has its own runner."""
     import yaml
 
     try:
         raw = yaml.safe_load(Path(args.scenario).read_text()) if Path(args.scenario).is_file() else None
     except yaml.YAMLError:
         return None
-    if not (isinstance(raw, dict) and isinstance(raw.get("dataset"), dict) and raw["dataset"].get("kind") == "banana"):
-        return None
+    if not (isinstance(raw, dict) and "experiment" in raw):
+        return None  # an SNR x CBR sweep
     try:
         from . import banana
 
+        if raw["experiment"] != banana.EXPERIMENT:
+            raise ScenarioError("experiment", f"invalid value {raw['experiment']!r}; choose from {[banana.EXPERIMENT]} "
+                                "(omit the key for an SNR x CBR sweep)")
         data = banana.validate_banana_scenario(raw)
         if args.device:
             data["device"] = args.device

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from pathlib import Path
 
+from .files import atomic_write, atomic_write_json  # noqa: F401  (atomic_write_json: used by run.py)
+
+atomic_write_text = atomic_write  # the old name (text or bytes alike); new code uses ntscc_sim.files.atomic_write
 
 POINTS = "points.csv"
 KEY_COLUMNS = ("scheme", "config", "snr_db", "image")
@@ -39,21 +41,6 @@ def format_value(v) -> str:
 def snr_text(snr_db: float) -> str:
     """Canonical text of an SNR value in keys and CSV cells."""
     return format_value(float(snr_db))
-
-
-def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
 class ResultStore:
@@ -103,7 +90,7 @@ class ResultStore:
         w.writeheader()
         for r in rows:
             w.writerow({c: r.get(c, "") for c in self.columns})
-        atomic_write_text(self.path, buf.getvalue())
+        atomic_write(self.path, buf.getvalue())
 
     # -- keys ---------------------------------------------------------------
     @staticmethod

@@ -22,6 +22,7 @@ from ntscc_sim.banana import (
     run_banana,
     validate_banana_scenario,
 )
+from ntscc_sim.banana.figures import make_figures, read_maps
 from ntscc_sim.channels import awgn_capacity
 from ntscc_sim.scenario import ScenarioError
 
@@ -211,6 +212,7 @@ def test_schema_errors_name_the_key(mutate, key):
 
 def test_shipped_scenario_validates():
     raw = yaml.safe_load((REPO / "scenarios" / "banana.yaml").read_text())
+    assert raw["experiment"] == "banana"
     d = validate_banana_scenario(raw)
     assert d["dataset"]["kind"] == "banana" and d["snr_db"] == 5.0
     assert {s["kind"] for s in d["schemes"]} == {"ntc", "ntc-capacity", "deep-jscc", "ntscc"}
@@ -278,6 +280,39 @@ def test_tiny_run_writes_outputs(tiny_run):
     for f in run["figures"]:
         assert (out / f).stat().st_size > 1000
     assert not list(out.rglob(".*.tmp-*"))
+    maps, meta = read_maps(out / "maps.npz")
+    g = TINY["report"]["map_grid"]
+    assert {k: v.shape for k, v in maps.items()} == {"extent": (4,), **{k: (g, g) for k in (
+        "true_density", "learned_density", "channel_uses", "sdr_ntscc", "sdr_jscc")}}
+    assert meta["kinds"] == {"ntc": "ntc", "ntc-capacity": "ntc-capacity", "deep-jscc": "deep-jscc", "ntscc": "ntscc"}
+    assert meta["jscc_cbr"] in (0.25, 1.0) and 0 < meta["cbr_map"]
+
+
+def test_figures_are_drawn_from_the_result_files_alone(tiny_run, tmp_path):
+    """compute -> files -> plots: a folder holding only sdr.csv, bound.csv and maps.npz redraws every figure."""
+    out, info = tiny_run
+    for name in ("sdr.csv", "bound.csv", "maps.npz"):
+        (tmp_path / name).write_bytes((out / name).read_bytes())
+    assert make_figures(tmp_path) == info["figures"]
+    for f in info["figures"]:
+        assert (tmp_path / f).stat().st_size > 1000
+
+
+def test_runner_selects_the_banana_experiment_by_its_key(tmp_path, capsys):
+    from ntscc_sim.run import main
+
+    raw = {**TINY, "experiment": "banana"}
+    path = tmp_path / "banana.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main([str(path), "--dry-run"]) == 0
+    assert "banana experiment 'banana-tiny'" in capsys.readouterr().out
+    path.write_text(yaml.safe_dump({**raw, "experiment": "bananas"}))
+    assert main([str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "experiment" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    # without the key a scenario is a sweep, whose dataset kinds do not include the banana source
+    path.write_text(yaml.safe_dump(TINY))
+    assert main([str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "experiment: banana" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
 def test_tiny_run_cbr_accounting(tiny_run):

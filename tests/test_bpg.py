@@ -278,7 +278,7 @@ def test_kodak_full_curve_bd_vs_published(tmp_path):
     """
     import bjontegaard as bd
 
-    from ntscc_sim.codec_rd import evaluate_codec
+    from baselines.codec_rd import evaluate_codec
 
     images = _kodak_images()
     codec = BPGCodec(backend="x265", cache_dir=os.environ.get("NTSCC_SIM_CACHE_TEST", tmp_path))

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from baselines.image_codecs import JPEG2000Codec, JPEGCodec, WebPCodec, available_codecs, get_codec
-from ntscc_sim import codec_rd
+from baselines import codec_rd
 
 
 def _image(h=176, w=200, seed=0):
@@ -141,7 +141,7 @@ def test_module_entry_point(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    res = subprocess.run([sys.executable, "-m", "ntscc_sim.codec_rd", "--codec", "jpeg",
+    res = subprocess.run([sys.executable, "-m", "baselines.codec_rd", "--codec", "jpeg",
                           "--dataset", str(tmp_path / "missing"), "--out", str(tmp_path / "o.json")],
                          cwd=root, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "missing" in res.stderr

@@ -155,7 +155,7 @@ def test_ntc_config_validation_names_the_key():
 
 
 def test_ntc_codec_round_trip_and_header(trained_ntc):
-    from ntscc_sim.models.ntc_codec import NTCCodec, read_varint, write_varint
+    from baselines.separation.ntc_codec import NTCCodec, read_varint, write_varint
 
     run, _ = trained_ntc
     for n in (0, 1, 127, 128, 300, 70000):

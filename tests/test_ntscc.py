@@ -178,8 +178,8 @@ def test_training_lowers_loss_and_round_trips(trained):
 
 
 def test_init_from_ntc_copies_transforms(trained):
-    from ntscc_sim.models.ntscc_task import NTSCCTask
-    from ntscc_sim.train.task import get_task
+    from ntscc_sim.train.tasks.ntscc import NTSCCTask
+    from ntscc_sim.train.tasks import get_task
 
     tmp, _ = trained
     ntc = torch.load(tmp / "ntc" / "model.pt", weights_only=True)
@@ -204,7 +204,7 @@ def test_paper_configs_at_tiny_size(name):
     import yaml
 
     from ntscc_sim.train.config import validate_config
-    from ntscc_sim.train.task import get_task
+    from ntscc_sim.train.tasks import get_task
 
     raw = yaml.safe_load((REPO / "ntscc_sim" / "zoo" / "configs" / f"{name}.yaml").read_text())
     full = validate_config(raw)

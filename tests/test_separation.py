@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baselines.separation import MCS, DigitalLink, max_payload_bits, segment
-from baselines.separation.budget import LENGTH_BITS, channel_bits
+from ntscc_sim.link import MCS, DigitalLink, max_payload_bits, segment
+from ntscc_sim.link.budget import LENGTH_BITS, channel_bits
 from baselines.separation.source import Scorer, choose_quality
 from conftest import tiny_scenario, write_yaml
 from ntscc_sim.channels import Channel, capacity

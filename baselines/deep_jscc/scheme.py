@@ -53,8 +53,7 @@ class DeepJSCCScheme(Scheme):
 
     @classmethod
     def check_params(cls, params, path, scenario):
-        from ntscc_sim.train.checkpoint import read_checkpoint
-        from ntscc_sim.zoo import resolve
+        from ntscc_sim import zoo
 
         seen = set()
         for i, name in enumerate(params["checkpoint"]):
@@ -63,7 +62,7 @@ class DeepJSCCScheme(Scheme):
                 raise ScenarioError(key, f"checkpoint {name!r} is listed twice")
             seen.add(name)
             try:
-                ckpt = read_checkpoint(resolve(name))
+                ckpt = zoo.read(name)
             except (OSError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
                 raise ScenarioError(key, str(exc)) from None
             if ckpt["task"] != "deep-jscc":
@@ -80,10 +79,9 @@ class DeepJSCCScheme(Scheme):
 
     def _train_config(self, name: str) -> dict:
         if name not in self._configs:
-            from ntscc_sim.train.checkpoint import read_checkpoint
-            from ntscc_sim.zoo import resolve
+            from ntscc_sim import zoo
 
-            self._configs[name] = read_checkpoint(resolve(name))["config"]
+            self._configs[name] = zoo.read(name)["config"]
         return self._configs[name]
 
     def configurations(self):

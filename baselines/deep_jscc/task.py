@@ -1,8 +1,8 @@
-"""Training task ``model.kind: deep-jscc`` (see :mod:`ntscc_sim.train.task`).
+"""Training task ``model.kind: deep-jscc`` (see :mod:`ntscc_sim.train.tasks`).
 
 Loss: MSE between the input and the reconstruction after the channel at the
-training SNR (:func:`ntscc_sim.train.task.train_snr`). Validation: PSNR per image on
-the uint8-rounded output (averaged in dB), CBR and MSE at :func:`~ntscc_sim.train.task.eval_snr`.
+training SNR (:func:`ntscc_sim.train.tasks.train_snr`). Validation: PSNR per image on
+the uint8-rounded output (averaged in dB), CBR and MSE at :func:`~ntscc_sim.train.tasks.eval_snr`.
 
 Model keys (``model:`` section)::
 
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ntscc_sim.channels import Channel
 from ntscc_sim.scenario import Field, ScenarioError
-from ntscc_sim.train.task import Task, eval_snr, train_snr
+from ntscc_sim.train.tasks import Task, eval_snr, train_snr
 
 from .model import DOWNSAMPLE, DeepJSCC
 

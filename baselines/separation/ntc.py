@@ -2,14 +2,14 @@
 
 Identical to ``bpg-ldpc`` / ``bpg-capacity`` (rate matching picks the best NTC
 quality whose whole bitstream fits the budget) with
-:class:`ntscc_sim.models.ntc_codec.NTCCodec` instead of BPG. ``checkpoint`` is a zoo
+:class:`baselines.separation.ntc_codec.NTCCodec` instead of BPG. ``checkpoint`` is a zoo
 name / path or a list of them (the qualities; sorted best first by lambda).
 The ``qp`` column holds the quality index, ``ntc_lambda`` its lambda.
 """
 
 from __future__ import annotations
 
-from ntscc_sim.models.loading import checkpoint_list_check
+from ntscc_sim.zoo import checkpoint_list_check
 from ntscc_sim.scenario import Field
 
 from .schemes import BPGCapacityScheme, BPGLDPCScheme
@@ -23,7 +23,7 @@ CHECKPOINT_FIELD = Field("any", check=_check_checkpoints, doc="NTC checkpoint(s)
 
 class _NTCMixin:
     def make_codec(self):
-        from ntscc_sim.models.ntc_codec import NTCCodec
+        from .ntc_codec import NTCCodec
 
         return NTCCodec(self.params["checkpoint"], device="cpu")
 

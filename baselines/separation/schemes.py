@@ -11,15 +11,13 @@ import math
 
 import numpy as np
 
-from ntscc_sim.channels import Channel, capacity
+from ntscc_sim.channels import Channel
 from ntscc_sim.config import derive_seed
+from ntscc_sim.link import MCS, CapacityLink, DigitalLink, max_payload_bits, parse_mcs_list
 from ntscc_sim.scenario import Field, ScenarioError
 from ntscc_sim.scenario.fields import fraction
 from ntscc_sim.schemes.base import Scheme, config_key
 
-from .budget import max_payload_bits
-from .link import DigitalLink
-from .mcs import MCS, parse_mcs_list
 from .source import Scorer, choose_quality, dataset_mean_color
 
 
@@ -218,25 +216,19 @@ class BPGCapacityScheme(_SeparationBase):
         for (image_id, img), seed in zip(images, seeds):
             three_hw = 3 * img.shape[0] * img.shape[1]
             uses = math.floor(config["target_cbr"] * three_hw)
-            if kind == "rayleigh-block":
-                # budget at the ergodic rate is not achievable per block: the image is
-                # coded at rate R = log2(1 + snr) * E-free design; outage when |h|^2 is too small.
-                gain = float(np.random.default_rng(derive_seed(seed, "block-gain")).exponential(1.0))
-                c_design = capacity("awgn", snr_db)
-                c_block = capacity(kind, snr_db, gain)
-            else:
-                c_design = capacity(kind, snr_db)
-                c_block = c_design
-            budget = math.floor(uses * c_design)
+            # rayleigh-block: the code is designed at the AWGN rate; outage when |h|^2 is too small
+            gain = float(np.random.default_rng(derive_seed(seed, "block-gain")).exponential(1.0)) if kind == "rayleigh-block" else None
+            link = CapacityLink.for_channel(kind, snr_db, gain)
+            budget = link.budget_bits(uses)
             q, data = self.choose(image_id, img, budget)
             if q is None:
                 rows.append({"qp": None, "bits": 0, "cbr": 0.0, "outage": 1, **BPGLDPCScheme._metrics(self.scorer.score_fallback(image_id, img))})
                 continue
             bits = len(data) * 8
-            needed_uses = bits / c_design
+            needed_uses = link.channel_uses(bits)
             assert needed_uses <= uses + 1e-9
             row = {"qp": q, "bits": bits, "cbr": needed_uses / three_hw}
-            if bits / needed_uses > c_block + 1e-12:
+            if link.outage(bits):
                 row.update(outage=1, **BPGLDPCScheme._metrics(self.scorer.score_fallback(image_id, img)))
             else:
                 row.update(outage=0, **BPGLDPCScheme._metrics(self.recon_score(image_id, img, q, data)))

@@ -1,13 +1,14 @@
 """The banana-source experiment (NTSCC paper Sec. IV-B, Figs. 9-10): scenario schema,
 training, evaluation over AWGN, the rate-distortion bound, output files.
 
-Entry points used by ``python -m ntscc_sim.run`` when ``dataset.kind`` is ``banana``:
+Entry points used by ``python -m ntscc_sim.run`` for a scenario with ``experiment: banana``:
 :func:`validate_banana_scenario`, :func:`describe`, :func:`run_banana`.
 
 Outputs in ``out_dir`` (each written atomically):
 ``sdr.csv`` (``scheme, lambda, eta, cbr, sdr_db``), ``bound.csv`` (``cbr, sdr_db``),
-``run.json`` (resolved scenario, versions, timings, per-point details) and
-``figures/*.png|pdf``.
+``maps.npz`` (the maps of Figs. 9-10, :mod:`.evaluate`), ``run.json`` (resolved scenario,
+versions, timings, per-point details) and ``figures/*.png|pdf`` (drawn from those files by
+:func:`.figures.make_figures`).
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ import torch
 from ..channels.capacity import awgn_capacity
 from ..channels.model import Channel
 from ..config import derive_seed
+from ..files import atomic_write, atomic_write_json
+from ..models.banana import ACTIVATIONS, NTC, NTSCC, RateAdaptiveJSCC, awgn_real, power_scale
 from ..scenario.errors import ScenarioError
 from ..scenario.fields import Field, section, validate_mapping
 from ..scenario.loader import COMMON_FIELDS, require_name_and_kind
-from ..store import atomic_write_json, atomic_write_text
 from .bound import banana_bound
-from .figures import atomic_write_bytes
-from .models import ACTIVATIONS, NTC, NTSCC, RateAdaptiveJSCC, awgn_complex, awgn_real, power_scale
+from .evaluate import MAPS_FILE, analyse, compute_maps, eval_ntscc, jscc_link, write_maps
+from .figures import make_figures
 from .source import BananaSource
 
 SDR_COLUMNS = ("scheme", "lambda", "eta", "cbr", "sdr_db")
@@ -132,8 +134,11 @@ REPORT_SCHEMA = {
 
 RUN_SCHEMA = {"save_weights": Field("bool", default=False, doc="write trained weights to <out>/weights/")}
 
+EXPERIMENT = "banana"  # the scenario's top-level ``experiment:`` value that selects this runner
+
 TOP_SCHEMA = {
     **COMMON_FIELDS,
+    "experiment": Field("str", default=EXPERIMENT, choices=(EXPERIMENT,), doc="selects the banana runner in python -m ntscc_sim.run"),
     "dataset": Field("map", schema=DATASET_SCHEMA),
     "channel": section(CHANNEL_SCHEMA),
     "snr_db": Field("any", check=_snr),
@@ -438,31 +443,6 @@ def _entropy_bits(idx: torch.Tensor, levels: int) -> float:
     return float(-(pr * torch.log2(pr)).sum())
 
 
-@torch.no_grad()
-def _jscc_link(codec: RateAdaptiveJSCC, v, idx, snr_db, seed, channel, scale=None):
-    s, mask = codec.encode(v, idx)
-    if scale is None:
-        scale = power_scale(s, mask)
-    s_hat = awgn_complex(s * scale, mask, snr_db, seed, channel)
-    return codec.decode(s_hat, idx), float(scale), mask
-
-
-@torch.no_grad()
-def _analyse(model: NTSCC, x):
-    """Latent ``y`` [B, 2] and code length of ``round(y)`` [B] (bits)."""
-    y = model.ntc.g_a(x)
-    _, lik_q = model.ntc.entropy(y, training=False)
-    return y, -torch.log2(lik_q).sum(1)
-
-
-@torch.no_grad()
-def _eval_ntscc(model: NTSCC, x, eta, snr_db, seed, channel, scale=None, analysed=None):
-    y, bits = analysed if analysed is not None else _analyse(model, x)
-    idx = model.allocate(bits, eta)
-    y_hat, scale, mask = _jscc_link(model.jscc, y, idx, snr_db, seed, channel, scale)
-    return model.ntc.g_s(y_hat), idx, scale, bits
-
-
 # ---------------------------------------------------------------------------
 # outputs
 # ---------------------------------------------------------------------------
@@ -492,7 +472,7 @@ def _versions() -> dict:
 def run_banana(data: dict, out_dir: Path, device: str, progress: bool = True) -> dict:
     """Train, evaluate and plot the banana experiment described by validated ``data``.
 
-    Writes ``sdr.csv``, ``bound.csv``, ``run.json`` and ``figures/`` into ``out_dir``
+    Writes ``sdr.csv``, ``bound.csv``, ``maps.npz``, ``run.json`` and ``figures/`` into ``out_dir``
     (each file atomically) and returns the ``run.json`` content.
     """
     out_dir = Path(out_dir)
@@ -531,7 +511,7 @@ def _run(data, out_dir: Path, device: str, log, timings, t_start) -> dict:
                          max_slope=b["max_slope"], max_iter=b["max_iter"], tol=b["tol"])
     bound_cbr = np.linspace(0.0, b["cbr_max"], b["cbr_points"])
     bound_sdr = bound.sdr_db(bound_cbr)
-    atomic_write_text(out_dir / "bound.csv", _csv_text(BOUND_COLUMNS, [{"cbr": float(c), "sdr_db": float(s)} for c, s in zip(bound_cbr, bound_sdr)]))
+    atomic_write(out_dir / "bound.csv", _csv_text(BOUND_COLUMNS, [{"cbr": float(c), "sdr_db": float(s)} for c, s in zip(bound_cbr, bound_sdr)]))
     timings["bound_s"] = time.time() - t
     log(f"bound: {len(bound.curve.rate_bits)} BA points on a {bound.grid_shape} grid, SLB above {bound.r_switch:.2f} bits "
         f"(gap there {bound.slb_gap_db:.3f} dB), {timings['bound_s']:.1f}s")
@@ -588,7 +568,7 @@ def _run(data, out_dir: Path, device: str, log, timings, t_start) -> dict:
             t = time.time()
             for j, cbr in enumerate(spec["cbr"]):
                 idx = torch.full((x_test.shape[0],), j, dtype=torch.long, device=device)
-                x_hat, scale, _ = _jscc_link(model, x_test, idx, snr, derive_seed(seed, "eval", name, j), channel)
+                x_hat, scale, _ = jscc_link(model, x_test, idx, snr, derive_seed(seed, "eval", name, j), channel)
                 mse = float((x_test - x_hat).pow(2).sum(1).mean())
                 rows.append({"scheme": name, "lambda": None, "eta": None, "cbr": float(cbr), "sdr_db": _sdr_db(m2, mse)})
                 details.append({"scheme": name, "kind": kind, "cbr": float(cbr), "real_dims": model.dims[j], "power_scale": scale,
@@ -608,11 +588,11 @@ def _run(data, out_dir: Path, device: str, log, timings, t_start) -> dict:
                 model = ntscc_trained[key]
                 ntscc_models[(name, lam)] = model
                 t = time.time()
-                analysed = _analyse(model, x_test)
+                analysed = analyse(model, x_test)
                 for eta in spec["eta"]:
                     ekey = (key, float(eta))
                     if ekey not in ntscc_evals:  # shared by schemes that differ only in accounting
-                        x_hat, idx, scale, bits = _eval_ntscc(model, x_test, eta, snr, derive_seed(seed, "eval", key, repr(float(eta))),
+                        x_hat, idx, scale, bits = eval_ntscc(model, x_test, eta, snr, derive_seed(seed, "eval", key, repr(float(eta))),
                                                               channel, analysed=analysed)
                         ntscc_evals[ekey] = (float((x_test - x_hat).pow(2).sum(1).mean()), idx.cpu(), scale, bits)
                     mse, idx, scale, bits = ntscc_evals[ekey]
@@ -632,7 +612,7 @@ def _run(data, out_dir: Path, device: str, log, timings, t_start) -> dict:
                 t_eval += time.time() - t
     timings["evaluate_s"] = t_eval
 
-    atomic_write_text(out_dir / "sdr.csv", _csv_text(SDR_COLUMNS, rows))
+    atomic_write(out_dir / "sdr.csv", _csv_text(SDR_COLUMNS, rows))
     for p in details:
         if "cbr" in p:
             p["bound_sdr_db"] = float(bound.sdr_db(p["cbr"]))
@@ -644,10 +624,9 @@ def _run(data, out_dir: Path, device: str, log, timings, t_start) -> dict:
     figures: list[str] = []
     t = time.time()
     if data["report"]["enabled"]:
-        from .figures import make_figures
-
-        figures = make_figures(data, out_dir / "figures", src, rows, bound_cbr, bound_sdr, jscc_models, ntscc_models,
-                               snr, channel, seed, device, log, x_test=x_test)
+        # compute -> files -> plots: the maps go to maps.npz, the figures read files only
+        write_maps(out_dir / MAPS_FILE, *compute_maps(data, src, jscc_models, ntscc_models, snr, channel, seed, device, x_test=x_test))
+        figures = make_figures(out_dir, log=log)
     timings["figures_s"] = time.time() - t
 
     if data["run"]["save_weights"]:
@@ -656,7 +635,7 @@ def _run(data, out_dir: Path, device: str, log, timings, t_start) -> dict:
         for key, sd in models.items():
             buf = io.BytesIO()
             torch.save(sd, buf)
-            atomic_write_bytes(wdir / f"{key}.pt", buf.getvalue())
+            atomic_write(wdir / f"{key}.pt", buf.getvalue())
 
     timings["total_s"] = time.time() - t_start
     bound_info = {

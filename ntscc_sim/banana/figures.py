@@ -1,4 +1,9 @@
-"""Figures of the banana experiment (NTSCC paper Figs. 9-10), PNG and/or PDF.
+"""Figures of the banana experiment (NTSCC paper Figs. 9-10), PNG and/or PDF, from result files only.
+
+Reads ``sdr.csv``, ``bound.csv`` and ``maps.npz`` (:mod:`ntscc_sim.banana.evaluate`) of an
+output folder and runs no model, so figures can be redrawn at any time::
+
+    python -m ntscc_sim.banana.figures results/banana
 
 * ``fig9a_true_density``, ``fig9b_learned_density``: the source density and the density
   learned by the NTSCC model's transform + factorised prior,
@@ -8,31 +13,20 @@
   ``10 log10(||x||² / E_n||x - x̂||²)`` averaged over channel draws;
 * ``fig10c_sdr_vs_cbr``: SDR vs average CBR for all schemes with the bound.
 
-Every file is written through a temporary file and an atomic rename.
+Every file is written through :func:`ntscc_sim.files.atomic_write`.
 """
 
 from __future__ import annotations
 
+import csv
 import io
-import math
-import os
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..config import derive_seed
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+from ..files import atomic_write
 
 
 def _save(fig, fig_dir: Path, stem: str, formats, dpi: int) -> list[str]:
@@ -42,7 +36,7 @@ def _save(fig, fig_dir: Path, stem: str, formats, dpi: int) -> list[str]:
     for ext in formats:
         buf = io.BytesIO()
         fig.savefig(buf, format=ext, dpi=dpi, bbox_inches="tight")
-        atomic_write_bytes(fig_dir / f"{stem}.{ext}", buf.getvalue())
+        atomic_write(fig_dir / f"{stem}.{ext}", buf.getvalue())
         names.append(f"figures/{stem}.{ext}")
     plt.close(fig)
     return names
@@ -124,103 +118,80 @@ def plot_sdr_vs_cbr(rows: list[dict], bound_cbr, bound_sdr, snr_db: float, kinds
 
 
 # ---------------------------------------------------------------------------
-# computing the maps from trained models
+# files in, figures out
 # ---------------------------------------------------------------------------
 
 
-def _grid(extent, g: int):
-    x0 = np.linspace(extent[0], extent[1], g)
-    x1 = np.linspace(extent[2], extent[3], g)
-    xx0, xx1 = np.meshgrid(x0, x1)  # rows = x1
-    return np.stack([xx0.ravel(), xx1.ravel()], axis=1)
+def _number(text: str):
+    return None if text == "" else float(text)
 
 
-@torch.no_grad()
-def _sdr_map(link, pts: torch.Tensor, draws: int, seed: int, tag: str) -> np.ndarray:
-    """Per-point SDR (dB) of ``link(x, seed) -> x_hat`` averaged over ``draws`` channel draws."""
-    err = torch.zeros(pts.shape[0], dtype=torch.float64)
-    for m in range(draws):
-        x_hat = link(pts, derive_seed(seed, "map", tag, m))
-        err += (pts - x_hat).double().pow(2).sum(1).cpu()
-    err /= draws
-    energy = pts.double().pow(2).sum(1).cpu()
-    return (10 * torch.log10(energy.clamp_min(1e-12) / err.clamp_min(1e-12))).numpy()
+def read_sdr(path) -> list[dict]:
+    """``sdr.csv`` rows: scheme (str), lambda / eta (float or None), cbr, sdr_db (float)."""
+    with open(path, newline="") as f:
+        return [{"scheme": r["scheme"], **{k: _number(r[k]) for k in ("lambda", "eta", "cbr", "sdr_db")}} for r in csv.DictReader(f)]
 
 
-def make_figures(data, fig_dir: Path, src, rows, bound_cbr, bound_sdr, jscc_models, ntscc_models, snr_db, channel,
-                 seed, device, log, x_test=None) -> list[str]:
-    """Compute the maps and write all figures; returns the written file names."""
-    from .experiment import _eval_ntscc, _jscc_link
+def read_bound(path) -> tuple[np.ndarray, np.ndarray]:
+    """``bound.csv`` as ``(cbr, sdr_db)`` arrays."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return np.array([float(r["cbr"]) for r in rows]), np.array([float(r["sdr_db"]) for r in rows])
 
-    fig_dir = Path(fig_dir)
+
+def read_maps(path) -> tuple[dict, dict]:
+    """``maps.npz`` as ``(arrays, meta)``."""
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        meta = json.loads(str(z["meta"]))
+    return arrays, meta
+
+
+def make_figures(out_dir, log=None) -> list[str]:
+    """Draw every figure of the result files in ``out_dir`` into ``out_dir/figures``; returns the
+    written names (relative to ``out_dir``)."""
+    out_dir = Path(out_dir)
+    rows = read_sdr(out_dir / "sdr.csv")
+    bound_cbr, bound_sdr = read_bound(out_dir / "bound.csv")
+    maps, meta = read_maps(out_dir / "maps.npz")
+    fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    rep = data["report"]
-    formats, dpi = rep["formats"], rep["dpi"]
-    kinds = {s["name"]: s["kind"] + ("-paper" if s.get("side_info") == "none" else "") for s in data["schemes"]}
+    formats, dpi = meta["formats"], meta["dpi"]
     written: list[str] = []
-    written += _save(plot_sdr_vs_cbr(rows, bound_cbr, bound_sdr, snr_db, kinds), fig_dir, "fig10c_sdr_vs_cbr", formats, dpi)
+    written += _save(plot_sdr_vs_cbr(rows, bound_cbr, bound_sdr, meta["snr_db"], meta["kinds"]), fig_dir, "fig10c_sdr_vs_cbr", formats, dpi)
 
-    extent = src.extent()
-    g = rep["map_grid"]
-    pts_np = _grid(extent, g)
-    pts = torch.as_tensor(pts_np, dtype=torch.float32, device=device)
-    true_density = src.pdf(pts_np).reshape(g, g)
+    extent = tuple(float(v) for v in maps["extent"])
+    true_density = maps["true_density"]
     written += _save(plot_map(true_density, extent, "(a) true density", "p(x)", cmap="magma"), fig_dir, "fig9a_true_density", formats, dpi)
-
-    ntscc_names = [s["name"] for s in data["schemes"] if s["kind"] == "ntscc"]
-    map_name = rep["map_scheme"] or (ntscc_names[0] if ntscc_names else None)
-    map_model = None
-    if map_name is not None:
-        key = next((k for k in ntscc_models if k[0] == map_name and math.isclose(k[1], rep["map_lambda"])), None)
-        map_model = ntscc_models.get(key)
-    eta = rep["map_eta"]
-    calib = x_test if x_test is not None else torch.as_tensor(src.sample(100_000, seed=derive_seed(seed, "map-calibration")),
-                                                             dtype=torch.float32, device=device)
-    cbr_map = None
-    if map_model is not None:
-        lam_txt = _frac(rep["map_lambda"])
-        learned = np.exp2(map_model.ntc.log2_density(pts).cpu().numpy()).reshape(g, g)
-        written += _save(plot_map(learned, extent, f"(b) learned density (NTSCC λ={lam_txt})", "p(x)", cmap="magma",
+    eta, lam_txt, cbr_map = meta["map_eta"], _frac(meta["map_lambda"]), meta["cbr_map"]
+    if "learned_density" in maps:
+        written += _save(plot_map(maps["learned_density"], extent, f"(b) learned density (NTSCC λ={lam_txt})", "p(x)", cmap="magma",
                                   vmin=0, vmax=float(true_density.max())), fig_dir, "fig9b_learned_density", formats, dpi)
-        _, idx_cal, scale, _ = _eval_ntscc(map_model, calib, eta, snr_db, derive_seed(seed, "map-cal"), channel)
-        cbr_map = float(torch.tensor(map_model.dims, dtype=torch.float64)[idx_cal.cpu()].mean()) / 4.0
-        with torch.no_grad():
-            y = map_model.ntc.g_a(pts)
-            _, lik = map_model.ntc.entropy(y, training=False)
-            idx = map_model.allocate(-torch.log2(lik).sum(1), eta)
-        uses = (torch.tensor(map_model.dims, dtype=torch.float64)[idx.cpu()] / 2.0).numpy().reshape(g, g)
-        written += _save(plot_map(uses, extent, f"(c) channel uses per sample (λ={lam_txt}, η={eta:g}, data CBR {cbr_map:.2f})",
+        written += _save(plot_map(maps["channel_uses"], extent, f"(c) channel uses per sample (λ={lam_txt}, η={eta:g}, data CBR {cbr_map:.2f})",
                                   "complex channel uses $\\bar k/2$", cmap="viridis", contour=true_density),
                          fig_dir, "fig9c_bandwidth", formats, dpi)
-        sdr_ntscc = _sdr_map(lambda x, sd: _eval_ntscc(map_model, x, eta, snr_db, sd, channel, scale)[0],
-                             pts, rep["map_noise_draws"], seed, "ntscc").reshape(g, g)
-    jscc_names = [s["name"] for s in data["schemes"] if s["kind"] == "deep-jscc"]
-    jname = rep["map_jscc"] or (jscc_names[0] if jscc_names else None)
-    sdr_jscc = None
-    if jname is not None:
-        jmodel = jscc_models[jname]
-        spec = next(s for s in data["schemes"] if s["name"] == jname)
-        target = cbr_map if cbr_map is not None else spec["cbr"][len(spec["cbr"]) // 2]
-        j = int(np.argmin([abs(c - target) for c in spec["cbr"]]))
-        idx_c = torch.full((calib.shape[0],), j, dtype=torch.long, device=device)
-        _, jscale, _ = _jscc_link(jmodel, calib, idx_c, snr_db, derive_seed(seed, "map-cal-jscc"), channel)
-
-        def jlink(x, sd):
-            idx_p = torch.full((x.shape[0],), j, dtype=torch.long, device=device)
-            return _jscc_link(jmodel, x, idx_p, snr_db, sd, channel, jscale)[0]
-
-        sdr_jscc = _sdr_map(jlink, pts, rep["map_noise_draws"], seed, "jscc").reshape(g, g)
-        jcbr = spec["cbr"][j]
-    if map_model is not None or sdr_jscc is not None:
-        maps = [m for m in (sdr_jscc, sdr_ntscc if map_model is not None else None) if m is not None]
-        vmin = float(min(np.percentile(m, 1) for m in maps))
-        vmax = float(max(np.percentile(m, 99.5) for m in maps))
-        if sdr_jscc is not None:
-            written += _save(plot_map(sdr_jscc, extent, f"(a) deep JSCC, CBR {jcbr:g}", "SDR (dB)", cmap="viridis", vmin=vmin, vmax=vmax,
-                                      contour=true_density), fig_dir, "fig10a_sdr_deep_jscc", formats, dpi)
-        if map_model is not None:
-            written += _save(plot_map(sdr_ntscc, extent, f"(b) NTSCC λ={_frac(rep['map_lambda'])}, η={eta:g}, data CBR {cbr_map:.2f}",
+    sdr_maps = [maps[k] for k in ("sdr_jscc", "sdr_ntscc") if k in maps]
+    if sdr_maps:
+        vmin = float(min(np.percentile(m, 1) for m in sdr_maps))
+        vmax = float(max(np.percentile(m, 99.5) for m in sdr_maps))
+        if "sdr_jscc" in maps:
+            written += _save(plot_map(maps["sdr_jscc"], extent, f"(a) deep JSCC, CBR {meta['jscc_cbr']:g}", "SDR (dB)", cmap="viridis",
+                                      vmin=vmin, vmax=vmax, contour=true_density), fig_dir, "fig10a_sdr_deep_jscc", formats, dpi)
+        if "sdr_ntscc" in maps:
+            written += _save(plot_map(maps["sdr_ntscc"], extent, f"(b) NTSCC λ={lam_txt}, η={eta:g}, data CBR {cbr_map:.2f}",
                                       "SDR (dB)", cmap="viridis", vmin=vmin, vmax=vmax, contour=true_density),
                              fig_dir, "fig10b_sdr_ntscc", formats, dpi)
-    log(f"figures: {len(written)} files in {fig_dir}")
+    if log is not None:
+        log(f"figures: {len(written)} files in {fig_dir}")
     return written
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m ntscc_sim.banana.figures OUT_DIR")
+    try:
+        names = make_figures(sys.argv[1])
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print("\n".join(names))

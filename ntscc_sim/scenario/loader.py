@@ -132,6 +132,9 @@ def validate_scenario(raw, path: str | None = None) -> Scenario:
     """Validate a parsed YAML mapping; raise :class:`ScenarioError` naming the key path."""
     if not isinstance(raw, dict):
         raise ScenarioError("", f"scenario must be a YAML mapping, got {type(raw).__name__}")
+    if isinstance(raw.get("dataset"), dict) and raw["dataset"].get("kind") == "banana":
+        raise ScenarioError("dataset.kind", "dataset kind 'banana' is only used by the banana experiment: "
+                            "add 'experiment: banana' at the top level (scenarios/banana.yaml)")
     data = validate_mapping(raw, TOP_SCHEMA, "")
     schemes = [_validate_scheme(s, i, data) for i, s in enumerate(data["schemes"])]
     names = {}
@@ -151,8 +154,6 @@ def _check_dataset(spec: dict) -> None:
     kind = spec["kind"]
     if kind in ("folder", "cifar10") and not spec.get("path"):
         raise ScenarioError("dataset.path", f"dataset kind {kind!r} needs a 'path'")
-    if kind == "banana":
-        raise ScenarioError("dataset.kind", "dataset kind 'banana' is only used by the banana experiment (scenarios/banana.yaml)")
 
 
 def load_scenario(path) -> Scenario:

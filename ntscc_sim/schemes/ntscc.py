@@ -23,11 +23,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ntscc_sim.channels import Channel, capacity
+from ntscc_sim.channels import Channel
 from ntscc_sim.config import derive_seed
+from ntscc_sim.link import CapacityLink, DigitalLink, parse_mcs
 from ntscc_sim.metrics import quality
 from ntscc_sim.scenario import Field, ScenarioError
-from ntscc_sim.models.loading import checkpoint_list_check
+from ntscc_sim.zoo import checkpoint_list_check
 
 from .base import Scheme
 
@@ -40,15 +41,7 @@ _check_checkpoints = checkpoint_list_check("NTSCC")
 def _check_side_info(value, key):
     if value == "capacity":
         return "capacity"
-    from baselines.separation.mcs import parse_mcs
-
     return parse_mcs(value, key).label
-
-
-def _side_mcs(label: str):
-    from baselines.separation.mcs import parse_mcs
-
-    return parse_mcs(label, "side_info")
 
 
 class NTSCCScheme(Scheme):
@@ -78,12 +71,11 @@ class NTSCCScheme(Scheme):
     # --- configurations -------------------------------------------------------------
     @classmethod
     def _train_config(cls, name: str) -> dict:
-        from ntscc_sim.models.loading import resolve_checkpoint
-        from ntscc_sim.train import read_checkpoint
+        from ntscc_sim import zoo
 
-        path = resolve_checkpoint(name)
+        path = str(zoo.resolve(name))
         if path not in cls._configs:
-            ckpt = read_checkpoint(path)
+            ckpt = zoo.read(path)
             if ckpt.get("task") != "ntscc":
                 raise ValueError(f"{name}: a {ckpt.get('task')!r} checkpoint, expected an ntscc one")
             cls._configs[path] = ckpt["config"]
@@ -109,15 +101,12 @@ class NTSCCScheme(Scheme):
         self.multi = len(self.params["checkpoint"]) > 1
 
     def _model(self, name):
-        from ntscc_sim.models.loading import load_model
+        from ntscc_sim import zoo
 
-        model, _, _ = load_model(name, self.device, kind="ntscc")
-        return model
+        return zoo.load(name, self.device, kind="ntscc", cache=True)[1]
 
     def _side_link(self, snr_db):
-        from baselines.separation.link import DigitalLink
-
-        return DigitalLink(_side_mcs(self.params["side_info"]), Channel(self.channel.kind, self.channel.csi, self.channel.coherence, "cpu"))
+        return DigitalLink(parse_mcs(self.params["side_info"], "side_info"), Channel(self.channel.kind, self.channel.csi, self.channel.coherence, "cpu"))
 
     @staticmethod
     def _index_bytes(index: torch.Tensor, bits: int) -> bytes:
@@ -135,7 +124,8 @@ class NTSCCScheme(Scheme):
         if variant == "full":
             variant = None
         digital = self.params["side_info"] != "capacity"
-        cap = None if digital else capacity(self.channel.kind, snr_db)
+        ideal = None if digital else CapacityLink.for_channel(self.channel.kind, snr_db)
+        cap = None if digital else ideal.design
         rows = []
         from ntscc_sim.models.ntc import pad_to
 
@@ -162,7 +152,7 @@ class NTSCCScheme(Scheme):
                     side_uses = 0.0
             else:
                 side_bits = float(out["side_bits"][0])
-                side_uses = side_bits / cap
+                side_uses = ideal.channel_uses(side_bits)
             if outage:
                 rec = np.full_like(img, 128)
             else:

@@ -7,15 +7,17 @@ checkpoints load with ``weights_only=True`` (:mod:`.checkpoint`). See docs/train
 
 Example
 -------
->>> from ntscc_sim.train import train, load_checkpoint
+>>> from ntscc_sim import zoo
+>>> from ntscc_sim.train import train
 >>> metrics = train("ntscc_sim/zoo/configs/deepjscc-cifar10-awgn10-c8.yaml", out_dir="runs/c8")  # doctest: +SKIP
->>> task, model, config, meta = load_checkpoint("runs/c8/model.pt", "cpu")                    # doctest: +SKIP
+>>> task, model, config, meta = zoo.load("runs/c8/model.pt", "cpu")                          # doctest: +SKIP
 """
 
-from .checkpoint import load_checkpoint, read_checkpoint
+from ..zoo import load as load_checkpoint  # the one loader; kept under its old name here
+from .checkpoint import read_checkpoint
 from .config import load_config, validate_config
 from .loop import TrainUsageError, train
-from .task import TASKS, Task, eval_snr, get_task, make_channel, train_snr
+from .tasks import TASKS, Task, eval_snr, get_task, make_channel, train_snr
 
 __all__ = [
     "TASKS",

@@ -1,25 +1,27 @@
-"""Checkpoint files: atomic writes, ``weights_only=True`` reads, rebuilding a model.
+"""Checkpoint files: atomic writes and ``weights_only=True`` reads.
 
-The format is documented in :mod:`ntscc_sim.train.task`. Only tensors and plain
+The format is documented in :mod:`ntscc_sim.train.tasks`. Only tensors and plain
 Python types are stored (the config as a plain dict), so every checkpoint loads
 with ``torch.load(path, weights_only=True)``.
 
 Example
 -------
->>> task, model, config, meta = load_checkpoint("runs/x/model.pt")    # doctest: +SKIP
->>> meta["step"], meta["metrics"]["psnr"]                               # doctest: +SKIP
-(2000, 27.1)
+>>> ckpt = read_checkpoint("runs/x/model.pt")                 # doctest: +SKIP
+>>> ckpt["task"], ckpt["step"], ckpt["metrics"]["psnr"]           # doctest: +SKIP
+('deep-jscc', 2000, 27.1)
+
+Models are rebuilt from checkpoints by :func:`ntscc_sim.zoo.load` (zoo names or paths).
 """
 
 from __future__ import annotations
 
-import os
+import io
 import time
 from pathlib import Path
 
 import torch
 
-from .task import get_task
+from ..files import atomic_write
 
 FORMAT = "ntscc_sim-checkpoint-v1"
 MODEL_FILE = "model.pt"  # final weights (no optimiser state); what the zoo ships
@@ -27,16 +29,10 @@ RESUME_FILE = "checkpoint.pt"  # full state for --resume
 
 
 def atomic_save(obj, path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """``torch.save`` of ``obj``, written to ``path`` with :func:`ntscc_sim.files.atomic_write`."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write(path, buf.getvalue())
 
 
 def rng_state() -> dict:
@@ -55,7 +51,7 @@ def set_rng_state(state: dict) -> None:
 
 def make_checkpoint(task_kind: str, config: dict, model, step: int, epoch: int, metrics: dict,
                     optimizer=None, extra: dict | None = None) -> dict:
-    """The checkpoint dict (see :mod:`ntscc_sim.train.task`); ``optimizer=None`` for final weights."""
+    """The checkpoint dict (see :mod:`ntscc_sim.train.tasks`); ``optimizer=None`` for final weights."""
     ckpt = {
         "format": FORMAT,
         "task": task_kind,
@@ -94,28 +90,3 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path}: not an ntscc_sim checkpoint (format {FORMAT})")
     return ckpt
-
-
-def load_checkpoint(path, device: str = "cpu"):
-    """Rebuild the model of a checkpoint.
-
-    Parameters
-    ----------
-    path : a checkpoint file, or a folder holding ``model.pt`` (e.g. a training
-        output folder or a zoo entry; zoo *names* are resolved by :func:`ntscc_sim.zoo.load`).
-    device : torch device for the model.
-
-    Returns
-    -------
-    ``(task, model, config, meta)``: the :class:`~ntscc_sim.train.task.Task`, the model
-    in eval mode on ``device``, the resolved training config (dict) and the remaining
-    checkpoint fields (``step``, ``epoch``, ``metrics``, ``task``, ``created``, ...).
-    """
-    ckpt = read_checkpoint(path)
-    task = get_task(ckpt["task"])
-    config = ckpt["config"]
-    model = task.build(config)
-    model.load_state_dict(ckpt["state_dict"])
-    model.to(device).eval()
-    meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "config", "rng")}
-    return task, model, config, meta

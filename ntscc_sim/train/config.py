@@ -31,7 +31,7 @@ from ..channels.model import CHANNEL_KINDS, CSI_CHOICES
 from ..scenario.errors import ScenarioError
 from ..scenario.fields import Field, section, validate_mapping
 from ..scenario.loader import COMMON_FIELDS
-from .task import TASKS, get_task
+from .tasks import TASKS, get_task
 
 DATA_KINDS = ("cifar10", "folder")
 

@@ -1,4 +1,4 @@
-"""The generic training loop (Adam) shared by every :class:`~ntscc_sim.train.task.Task`.
+"""The generic training loop (Adam) shared by every :class:`~ntscc_sim.train.tasks.Task`.
 
 Outputs in ``out_dir`` (default ``runs/<name>``):
 
@@ -32,7 +32,7 @@ from ..config import derive_seed, resolve_device, seed_everything
 from .checkpoint import MODEL_FILE, RESUME_FILE, atomic_save, make_checkpoint, read_checkpoint, set_rng_state
 from .config import load_config, resume_mismatch, upgrade_config, validate_config
 from .data import TrainData
-from .task import eval_snr, get_task
+from .tasks import eval_snr, get_task
 
 LOG_FILE = "train_log.csv"
 METRICS_FILE = "metrics.json"

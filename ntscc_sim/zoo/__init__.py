@@ -22,6 +22,7 @@ True
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from pathlib import Path
 
@@ -65,12 +66,80 @@ def resolve(name_or_path) -> Path:
     raise FileNotFoundError(f"checkpoint {text!r} is neither a zoo name nor a file{more}")
 
 
-def load(name_or_path, device: str = "cpu"):
-    """``(task, model, config, meta)`` of a zoo name or checkpoint path (see
-    :func:`ntscc_sim.train.load_checkpoint`); the model is in eval mode on ``device``."""
-    from ..train.checkpoint import load_checkpoint
+def read(name_or_path) -> dict:
+    """The raw checkpoint dict (``task``, ``config``, ``state_dict``, ``metrics``, ...) of a zoo name or path."""
+    from ..train.checkpoint import read_checkpoint
 
-    return load_checkpoint(resolve(name_or_path), device)
+    return read_checkpoint(resolve(name_or_path))
+
+
+def load(name_or_path, device: str = "cpu", kind: str | None = None, cache: bool = False):
+    """Rebuild the model of a zoo name, a checkpoint file or a run folder: the one checkpoint loader.
+
+    Parameters
+    ----------
+    name_or_path : zoo name, checkpoint file or folder holding ``model.pt`` (or ``checkpoint.pt``).
+    device : torch device of the model.
+    kind : expected task (``ntc``, ``ntscc``, ``deep-jscc``); ``ValueError`` for another one.
+    cache : share one frozen model (eval mode, no gradients) per (checkpoint, device) in this
+        process; do not modify it.
+
+    Returns
+    -------
+    ``(task, model, config, meta)``: the :class:`~ntscc_sim.train.tasks.Task` that built it, the
+    model in eval mode on ``device``, the resolved training config (dict) and the remaining
+    checkpoint fields (``step``, ``epoch``, ``metrics``, ``task``, ``created``, ...).
+    """
+    path = str(resolve(name_or_path))
+    loaded = _load_shared(path, str(device)) if cache else _load(path, str(device))
+    if kind is not None and loaded[3].get("task") != kind:
+        raise ValueError(f"{name_or_path}: a {loaded[3].get('task')!r} checkpoint, expected {kind!r}")
+    return loaded
+
+
+def _load(path: str, device: str):
+    from ..train.checkpoint import read_checkpoint
+    from ..train.tasks import get_task
+
+    ckpt = read_checkpoint(path)
+    task = get_task(ckpt["task"])
+    config = ckpt["config"]
+    model = task.build(config)
+    model.load_state_dict(ckpt["state_dict"])
+    model.to(device).eval()
+    meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "config", "rng")}
+    return task, model, config, meta
+
+
+@functools.lru_cache(maxsize=16)
+def _load_shared(path: str, device: str):
+    task, model, config, meta = _load(path, device)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return task, model, config, meta
+
+
+def checkpoint_list_check(label: str):
+    """A scenario ``Field`` check: one checkpoint (zoo name or path) or a list -> list of names.
+
+    Unknown checkpoints are scenario errors naming the key, e.g. ``schemes[0].checkpoint[1]``.
+    """
+
+    def check(value, key):
+        from ..scenario.errors import ScenarioError
+
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(v, str) and v.strip() for v in items):
+            raise ScenarioError(key, f"expected a checkpoint (zoo name or path) or a list of them, got {value!r}")
+        for i, v in enumerate(items):
+            try:
+                resolve(v)
+            except (FileNotFoundError, KeyError, ValueError) as exc:
+                where = f"{key}[{i}]" if isinstance(value, list) else key
+                raise ScenarioError(where, f"unknown {label} checkpoint {v!r}: {exc}") from None
+        return list(items)
+
+    return check
 
 
 def _snr_text(spec) -> str:
@@ -81,11 +150,10 @@ def _snr_text(spec) -> str:
 
 def describe(name_or_path) -> dict:
     """One listing row: name, task, dataset, channel, train SNR, CBR / lambda, val PSNR, size."""
-    from ..train.checkpoint import read_checkpoint
-    from ..train.task import get_task
+    from ..train.tasks import get_task
 
     path = resolve(name_or_path)
-    ckpt = read_checkpoint(path)
+    ckpt = read(path)
     cfg = ckpt["config"]
     metrics = dict(ckpt.get("metrics") or {})
     mfile = path.parent / "metrics.json"

@@ -23,8 +23,8 @@ import hashlib
 import numpy as np
 import torch
 
-from .loading import load_model
-from .ntc import pad_to
+from ntscc_sim import zoo
+from ntscc_sim.models.ntc import pad_to
 
 __all__ = ["NTCCodec", "read_varint", "write_varint"]
 
@@ -69,7 +69,7 @@ class NTCCodec:
             raise ValueError("NTCCodec needs at least one checkpoint")
         loaded = []
         for c in checkpoints:
-            model, config, _ = load_model(c, device, kind="ntc")
+            _, model, config, _ = zoo.load(c, device, kind="ntc", cache=True)
             loaded.append((float(config["model"]["lambda"]), str(c), model, config["model"]["distortion"]))
         if len({d for *_, d in loaded}) > 1:
             raise ValueError("NTC checkpoints of one codec must share the distortion (mse or ms-ssim)")

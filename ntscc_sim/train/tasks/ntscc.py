@@ -26,13 +26,13 @@ import math
 import torch
 
 from ntscc_sim.config import derive_seed
+from ntscc_sim.models.ntscc import VARIANTS, build_ntscc
+from ntscc_sim.models.rate_allocation import default_rate_values
 from ntscc_sim.scenario.errors import ScenarioError
 from ntscc_sim.scenario.fields import Field
-from ntscc_sim.train.task import Task, eval_snr, make_channel, train_snr
 
-from .ntc_task import DISTORTIONS, TRANSFORM_PARAMS, aux_step, distortion, main_parameters, psnr_batch, validate_transform
-from .ntscc import VARIANTS, build_ntscc
-from .rate_allocation import default_rate_values
+from .base import Task, eval_snr, make_channel, train_snr
+from .ntc import DISTORTIONS, TRANSFORM_PARAMS, aux_step, distortion, main_parameters, psnr_batch, validate_transform
 
 __all__ = ["NTSCCTask", "resolve_rate_values"]
 

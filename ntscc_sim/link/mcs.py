@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ntscc_sim.scenario import ScenarioError, fraction
+from ntscc_sim.scenario.errors import ScenarioError
+from ntscc_sim.scenario.fields import fraction
 
 MODULATIONS = {"bpsk": 1, "qpsk": 2, "4qam": 2, "16qam": 4, "64qam": 6, "256qam": 8}
 

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m ntscc_sim.codec_rd --codec bpg --dataset ../shared/data/kodak --out bpg.json
-    python -m ntscc_sim.codec_rd --codec jpeg --dataset DIR --out jpeg.json --qualities 90 50 10 --limit 4
+    python -m baselines.codec_rd --codec bpg --dataset ../shared/data/kodak --out bpg.json
+    python -m baselines.codec_rd --codec jpeg --dataset DIR --out jpeg.json --qualities 90 50 10 --limit 4
 
 Writes ``{"name", "description", "results": {"bpp", "psnr-rgb", "ms-ssim", "ms-ssim-db",
 "encoding_time", "decoding_time", "quality"}}`` with one entry per quality, sorted by increasing
@@ -140,7 +140,7 @@ def evaluate_codec(codec, images: list[np.ndarray], qualities, progress: bool = 
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ntscc_sim.codec_rd", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m baselines.codec_rd", description=__doc__.split("\n")[0])
     p.add_argument("--codec", required=True, choices=["bpg", "jpeg", "webp", "jpeg2000"])
     p.add_argument("--dataset", required=True, help="folder of images")
     p.add_argument("--out", required=True, help="output JSON file")
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from baselines.image_codecs import get_codec
+    from .image_codecs import get_codec
 
     kwargs = {"backend": args.bpg_backend, "cache_dir": args.cache_dir} if args.codec == "bpg" else {}
     codec = get_codec(args.codec, **kwargs)

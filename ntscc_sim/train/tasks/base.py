@@ -1,41 +1,14 @@
-"""The training-task interface shared by every trainable model (deep JSCC, NTC, NTSCC, ...).
+"""The training-task interface shared by every trainable model (deep JSCC, NTC, NTSCC, ...),
+and helpers for tasks (:func:`train_snr`, :func:`eval_snr`, :func:`make_channel`).
 
-``python -m ntscc_sim.train CONFIG.yaml`` reads a config whose ``model.kind``
-selects a :class:`Task` from :data:`TASKS`. The generic loop (ntscc_sim/train/loop.py)
-owns data loading, the optimiser, logging, checkpoints and resume; a task owns the model,
-its loss and its evaluation.
-
-Checkpoint format (loadable with ``torch.load(path, weights_only=True)``)::
-
-    {"format": "ntscc_sim-checkpoint-v1", "task": kind, "config": <resolved config dict>,
-     "state_dict": model.state_dict(), "step": int, "epoch": int,
-     "optimizer": ..., "metrics": {...}}
-
-A task is rebuilt from a checkpoint with ``get_task(ckpt["task"]).build(ckpt["config"])``
-followed by ``load_state_dict`` (:func:`ntscc_sim.train.load_checkpoint` does both).
-``checkpoint.pt`` (written during training, for ``--resume``) also holds
-``"rng": {"torch": ByteTensor, ...}``; the final ``model.pt`` has ``"optimizer": None``.
-
-Randomness: the loop reseeds Python/torch/Sionna from ``(config["seed"], step)`` before
-every step, so a task's random draws (channel noise via :class:`ntscc_sim.channels.Channel`,
-dropout, ...) are reproducible and ``--resume`` is exact. Tasks draw the training SNR with
-:func:`train_snr` and evaluate at :func:`eval_snr`; :func:`make_channel` builds the
-configured channel.
+See :mod:`ntscc_sim.train.tasks` for the checkpoint format and the registry.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import ClassVar
 
 import torch
-
-# model.kind -> "module:Class" (imported lazily)
-TASKS: dict[str, str] = {
-    "deep-jscc": "baselines.deep_jscc.task:DeepJSCCTask",
-    "ntc": "ntscc_sim.models.ntc_task:NTCTask",
-    "ntscc": "ntscc_sim.models.ntscc_task:NTSCCTask",
-}
 
 
 class Task:
@@ -99,11 +72,6 @@ class Task:
         return {}
 
 
-def get_task(kind: str) -> Task:
-    module, _, name = TASKS[kind].partition(":")
-    return getattr(importlib.import_module(module), name)()
-
-
 # --- helpers for tasks ------------------------------------------------------------------
 def train_snr(config: dict, step: int) -> float:
     """Training SNR (dB) of ``step``: ``channel.snr_db`` if a number, else uniform in
@@ -111,7 +79,7 @@ def train_snr(config: dict, step: int) -> float:
     spec = config["channel"]["snr_db"]
     if not isinstance(spec, (list, tuple)):
         return float(spec)
-    from ..config import derive_seed
+    from ntscc_sim.config import derive_seed
 
     lo, hi = float(spec[0]), float(spec[1])
     gen = torch.Generator().manual_seed(derive_seed(config.get("seed", 0), "train-snr", int(step)))
@@ -131,7 +99,7 @@ def eval_snr(config: dict) -> float:
 
 def make_channel(config: dict, device: str = "cpu"):
     """The :class:`ntscc_sim.channels.Channel` of the config's ``channel:`` section."""
-    from ..channels import Channel
+    from ntscc_sim.channels import Channel
 
     ch = config["channel"]
     return Channel(ch.get("kind", "awgn"), ch.get("csi", "perfect"), ch.get("coherence"), str(device))

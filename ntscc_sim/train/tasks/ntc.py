@@ -21,11 +21,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ntscc_sim.models.ntc import build_ntc
 from ntscc_sim.scenario.errors import ScenarioError
 from ntscc_sim.scenario.fields import Field
-from ntscc_sim.train.task import Task
 
-from .ntc import build_ntc
+from .base import Task
 
 __all__ = ["NTCTask", "TRANSFORM_PARAMS", "aux_step", "distortion", "main_parameters", "ms_ssim_torch", "psnr_batch", "validate_transform"]
 
