@@ -60,6 +60,9 @@ class Scheme:
     PARAMS: ClassVar[dict[str, Field]] = {}
     PARAM_COLUMNS: ClassVar[tuple[str, ...]] = ()
     digital: ClassVar[bool] = False
+    # Bump when a change of this scheme's code changes its numbers: rows computed by an older
+    # version are then refused (or recomputed with --overwrite), never reused (ntscc_sim.provenance).
+    version: ClassVar[str] = "1"
 
     def __init__(self, name: str, params: dict, context: SchemeContext):
         self.name = name
@@ -74,6 +77,11 @@ class Scheme:
     def fingerprint(self) -> dict:
         """Parameters that change results of existing points (sweep axes excluded)."""
         return dict(self.params)
+
+    def checkpoints(self) -> list[str]:
+        """Checkpoints (zoo names or paths) this scheme's results depend on; their SHA-256
+        enters the fingerprint."""
+        return list(self.params.get("checkpoint") or [])
 
     def configurations(self) -> list[dict]:  # pragma: no cover - abstract
         raise NotImplementedError
