@@ -106,27 +106,30 @@ def check_compatible(out_dir: Path, fp: dict, overwrite: bool = False):
 
 
 def write_summary(out_dir: Path, param_columns) -> None:
-    """Per scheme x configuration x SNR: means over images (PSNR averaged in dB)."""
+    """Per scheme x configuration x SNR: means over images (PSNR averaged in dB).
+
+    ``param_columns`` (configuration parameters such as ``target_cbr``, ``mcs``, ``eta``) are
+    grouped by, never averaged; per-image choices (``qp``, ``ntc_lambda``) are left out.
+    """
     import pandas as pd
 
     df = pd.read_csv(out_dir / "points.csv")
     if df.empty:
         return
+    params = [c for c in param_columns if c in df.columns and df[c].notna().any()]
     keys = ["scheme", "kind", "config", "snr_db"]
     spec = {
         "images": ("image", "count"),
         "cbr": ("cbr", "mean"),
-        "bits": ("bits", "mean"),
+        "payload_bits": ("payload_bits", "mean"),
+        "side_bits": ("side_bits", "mean"),
         "psnr": ("psnr", "mean"),
         "psnr_std": ("psnr", "std"),
         "ms_ssim_db": ("ms_ssim_db", "mean"),
         "outage_rate": ("outage", "mean"),
     }
-    for c in param_columns:
-        if c in df.columns and df[c].notna().any():
-            spec[c] = (c, "mean" if pd.api.types.is_numeric_dtype(df[c]) else "first")
-    agg = df.groupby(keys, sort=False, dropna=False).agg(**spec)
-    agg.reset_index().to_csv(out_dir / SUMMARY, index=False, float_format="%.6g")
+    agg = df.groupby(keys + params, sort=False, dropna=False).agg(**spec).reset_index()
+    agg[keys + list(spec) + params].to_csv(out_dir / SUMMARY, index=False, float_format="%.6g")
 
 
 def _banana_dispatch(args):
@@ -232,6 +235,7 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
     from tqdm import tqdm
 
     from . import sweep
+    from .schemes.base import BASE_COLUMNS
     from .sweep import columns_for
 
     import torch
@@ -299,7 +303,8 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
     for s in schemes:
         derived.extend(s.derived_rows(points))
     store.finalize(order, derived)
-    param_cols = [c for c in store.columns if c not in ("scheme", "kind", "config", "snr_db", "image", "pixels", "cbr", "bits", "psnr", "ms_ssim_db", "outage", "derived")]
+    per_image = {c for s in schemes for c in s.PER_IMAGE_COLUMNS}
+    param_cols = [c for c in store.columns if c not in (*BASE_COLUMNS, "derived", *per_image)]
     write_summary(out_dir, param_cols)
     run_info.update(
         status="complete",

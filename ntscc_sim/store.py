@@ -74,7 +74,8 @@ class ResultStore:
         for r in rows:
             if drop is None or not drop(r["scheme"]):
                 self.rows[self.key(r)] = r
-        extra = [c for c in existing_cols if c not in self.columns]
+        # columns of the file that this sweep does not write, kept while a row still has a value there
+        extra = [c for c in existing_cols if c not in self.columns and any(r.get(c) for r in self.rows.values())]
         self.columns += extra
         # always rewrite: drops a line cut by a crash and adopts the new header
         self._rewrite(list(self.rows.values()))

@@ -45,7 +45,7 @@ def _deep_jscc(name, img):
     sent = out["tx"].shape[-1]  # complex symbols of the one image
     assert row["cbr"] * 3 * 64 * 64 == pytest.approx(sent, abs=1e-9)
     assert row["cbr"] == pytest.approx(cfg["target_cbr"])  # 64x64: no padding
-    assert math.isnan(row["bits"]) and row["outage"] == 0
+    assert math.isnan(row["payload_bits"]) and math.isnan(row["side_bits"]) and row["outage"] == 0
     return row
 
 
@@ -59,7 +59,8 @@ def _ntc(name, img):
     row = s.run(s.configurations()[0], SNR, [("im", img)], [SEED])[0]
     data = NTCCodec([name]).encode(img, 0)
     assert row["qp"] == 0 and row["outage"] == 0
-    assert row["bits"] == 8 * len(data)  # the whole bitstream, header included
+    assert row["payload_bits"] == 8 * len(data)  # the whole bitstream, header included
+    assert "side_bits" not in row or math.isnan(row["side_bits"])
     assert row["cbr"] * 3 * 64 * 64 == pytest.approx(8 * len(data) / capacity("awgn", SNR))
     assert row["psnr"] == pytest.approx(quality(img, NTCCodec([name]).decode(data, (64, 64)), ms_ssim=False)["psnr"])
     return row
@@ -79,10 +80,10 @@ def _ntscc(name, img):
         out = model(x, s.channel, SNR, eta=0.2, seeds=[derive_seed(SEED, "analog")], z_strings=True)
     z_bytes = len(out["z_string"][0]) if out["z_string"] is not None else 0
     index_bits = out["index"][0].numel() * model.allocator.bits_per_patch if model.adaptive else 0
-    assert row["bits"] == 8 * z_bytes + index_bits
+    assert row["side_bits"] == 8 * z_bytes + index_bits and math.isnan(row["payload_bits"])
     sent = out["mask"][0].sum().item() / 2  # complex symbols f_e actually put on the channel
     assert sent == out["k"][0].sum().item() / 2
-    assert row["cbr"] * 3 * 64 * 64 == pytest.approx(sent + row["bits"] / capacity("awgn", SNR))
+    assert row["cbr"] * 3 * 64 * 64 == pytest.approx(sent + row["side_bits"] / capacity("awgn", SNR))
     rec = np.clip(np.rint(out["x_hat"][0].clamp(0, 1).permute(1, 2, 0).numpy() * 255), 0, 255).astype(np.uint8)
     assert row["psnr"] == pytest.approx(quality(img, rec, ms_ssim=False)["psnr"])
     return row

@@ -13,7 +13,7 @@ variant : ``null`` (the checkpoint's own), ``full`` or ``comparison-1`` / ``no-z
 
 Each image is processed on its own, padded to the model's multiple (replicate);
 CBR = (sum_i k_i / 2 + side-info channel uses) / (3 H W) of the unpadded image;
-``bits`` = side-information bits. The channel noise of an image depends only on its
+``side_bits`` = side-information bits (``payload_bits`` is NaN: y goes analog). The channel noise of an image depends only on its
 seed. With ``run.rate_maps: true`` a Fig. 8 map per (image, eta) is written to
 ``<out>/figures/rate_maps/``.
 """
@@ -170,7 +170,7 @@ class NTSCCScheme(Scheme):
                 rec = np.clip(np.rint(x_hat.permute(1, 2, 0).cpu().numpy() * 255.0), 0, 255).astype(np.uint8)
             score = quality(img, rec, ms_ssim=self.ms_ssim)
             rows.append({
-                "cbr": (y_uses + side_uses) / three_hw, "bits": side_bits, "psnr": score["psnr"],
+                "cbr": (y_uses + side_uses) / three_hw, "payload_bits": float("nan"), "side_bits": side_bits, "psnr": score["psnr"],
                 "ms_ssim_db": score["ms_ssim_db"], "outage": outage,
             })
             if self.rate_maps:
