@@ -286,6 +286,30 @@ def test_scheme_side_info_over_ldpc(trained, tmp_path):
     assert bad["psnr"] == pytest.approx(__import__("ntscc_sim.metrics", fromlist=["psnr"]).psnr(imgs[0][1], np.full_like(imgs[0][1], 128)))
 
 
+def test_scheme_fallback_mean_on_lost_side_info(trained, tmp_path):
+    """``fallback: mean`` works for NTSCC as for the separation schemes (grey was hard-coded)."""
+    from ntscc_sim.fallback import dataset_mean_color
+    from ntscc_sim.metrics import quality
+    from ntscc_sim.schemes.ntscc import NTSCCScheme
+
+    tmp, _ = trained
+    spec = {"kind": "builtin", "names": ["astronaut", "coffee"], "crop": [32, 32], "limit": None}
+    ctx = SchemeContext(channel={"kind": "awgn", "csi": "perfect", "coherence": None}, metrics=("psnr",), dataset=spec)
+    p = {"checkpoint": [str(tmp / "ntscc" / "model.pt")], "eta": [0.2], "side_info": "4qam-1/2", "variant": None, "fallback": "mean"}
+    s = NTSCCScheme("n", p, ctx)
+    s.setup()
+    img = _images()[0][1]
+    bad = s.run(s.configurations()[0], -8.0, [("im0", img)], [1])[0]
+    assert bad["outage"] == 1
+    mean = np.broadcast_to(np.rint(dataset_mean_color(spec)).astype(np.uint8), img.shape)
+    assert bad["psnr"] == pytest.approx(quality(img, mean, ms_ssim=False)["psnr"])
+    grey = quality(img, np.full_like(img, 128), ms_ssim=False)["psnr"]
+    assert abs(bad["psnr"] - grey) > 1e-3, "the mean fallback must differ from grey here"
+    # capacity side information never fails: the fallback does not enter the fingerprint
+    assert "fallback" not in NTSCCScheme("n", {**p, "side_info": "capacity"}, ctx).fingerprint()
+    assert s.fingerprint()["fallback"] == "mean"
+
+
 def test_scheme_writes_rate_maps(trained, tmp_path):
     from PIL import Image
 
