@@ -33,7 +33,9 @@ def parse_args(argv=None):
         description="Run an SNR x CBR sweep described by a YAML scenario (docs/scenarios.md).",
     )
     p.add_argument("scenario", help="scenario YAML file, e.g. scenarios/quickstart.yaml")
-    p.add_argument("--out", help="output folder (default: results/<scenario name>/)")
+    p.add_argument("--out", help="output folder (default: runs/<scenario name>/; the committed references live in results/)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="recompute rows computed under another fingerprint (changed weights, code version or parameters) instead of stopping")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the scenario's device")
     p.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1: predictable on shared machines)")
@@ -70,63 +72,64 @@ def git_commit() -> str | None:
 
 
 def fingerprint(scenario: dict, schemes) -> dict:
-    """What must match for results in the same folder to be comparable."""
-    return {
-        "seed": scenario["seed"],
-        "dataset": {k: v for k, v in scenario["dataset"].items() if k != "limit"},
-        "channel": scenario["channel"],
-        "schemes": {s.name: {"kind": s.kind, "params": s.fingerprint()} for s in schemes},
-    }
+    """What must match for results in the same folder to be comparable (see ntscc_sim.provenance)."""
+    from .provenance import fingerprint as _fingerprint
+
+    return _fingerprint(scenario, schemes)
 
 
-def check_compatible(out_dir: Path, fp: dict) -> None:
-    """Refuse to mix results of a changed scenario into an existing folder."""
-    path = out_dir / RUN_JSON
-    if not path.exists():
-        return
-    try:
-        old = json.loads(path.read_text()).get("fingerprint")
-    except (OSError, json.JSONDecodeError):
-        old = None
-    if not old:
-        return
-    fp = json.loads(json.dumps(fp, default=str))
-    for key in ("seed", "dataset", "channel"):
-        if old.get(key) != fp[key]:
-            raise UsageError(
-                f"{key}: differs from the results already in {out_dir} ({old.get(key)!r} there, {fp[key]!r} now); "
-                "use --out for a new folder or delete the old one"
-            )
-    for name, spec in fp["schemes"].items():
-        if name in old.get("schemes", {}) and old["schemes"][name] != spec:
-            raise UsageError(
-                f"schemes[{name!r}]: parameters differ from the results already in {out_dir}; "
-                "rename the scheme, use --out for a new folder, or delete the old one"
-            )
+def check_compatible(out_dir: Path, fp: dict, overwrite: bool = False):
+    """Refuse to mix rows computed under another fingerprint into ``out_dir``.
+
+    Returns what ``--overwrite`` must drop before computing: ``None`` (nothing), ``"all"``
+    (seed/dataset/channel changed) or the set of stale scheme names. Without ``overwrite``
+    a conflict raises :class:`UsageError` naming the scheme and what changed.
+    """
+    from .provenance import conflicts, read_fingerprint
+
+    old = read_fingerprint(out_dir / RUN_JSON)
+    points = out_dir / "points.csv"
+    if old is None and points.is_file() and points.read_text().count("\n") > 1:
+        global_change, stale = f"{points} has rows but {out_dir / RUN_JSON} records no fingerprint", {}
+    else:
+        global_change, stale = conflicts(old, fp)
+    if not global_change and not stale:
+        return None
+    if overwrite:
+        return "all" if global_change else set(stale)
+    hint = f"rerun with --overwrite to recompute them, or choose a new --out (results in {out_dir})"
+    if global_change:
+        raise UsageError(f"{global_change} since the rows already in {out_dir} were computed; {hint}")
+    name, change = next(iter(stale.items()))
+    more = f" (and {len(stale) - 1} more scheme(s))" if len(stale) > 1 else ""
+    raise UsageError(f"scheme {name!r}: {change}{more}; {hint}")
 
 
 def write_summary(out_dir: Path, param_columns) -> None:
-    """Per scheme x configuration x SNR: means over images (PSNR averaged in dB)."""
+    """Per scheme x configuration x SNR: means over images (PSNR averaged in dB).
+
+    ``param_columns`` (configuration parameters such as ``target_cbr``, ``mcs``, ``eta``) are
+    grouped by, never averaged; per-image choices (``qp``, ``ntc_lambda``) are left out.
+    """
     import pandas as pd
 
     df = pd.read_csv(out_dir / "points.csv")
     if df.empty:
         return
+    params = [c for c in param_columns if c in df.columns and df[c].notna().any()]
     keys = ["scheme", "kind", "config", "snr_db"]
     spec = {
         "images": ("image", "count"),
         "cbr": ("cbr", "mean"),
-        "bits": ("bits", "mean"),
+        "payload_bits": ("payload_bits", "mean"),
+        "side_bits": ("side_bits", "mean"),
         "psnr": ("psnr", "mean"),
         "psnr_std": ("psnr", "std"),
         "ms_ssim_db": ("ms_ssim_db", "mean"),
         "outage_rate": ("outage", "mean"),
     }
-    for c in param_columns:
-        if c in df.columns and df[c].notna().any():
-            spec[c] = (c, "mean" if pd.api.types.is_numeric_dtype(df[c]) else "first")
-    agg = df.groupby(keys, sort=False, dropna=False).agg(**spec)
-    agg.reset_index().to_csv(out_dir / SUMMARY, index=False, float_format="%.6g")
+    agg = df.groupby(keys + params, sort=False, dropna=False).agg(**spec).reset_index()
+    agg[keys + list(spec) + params].to_csv(out_dir / SUMMARY, index=False, float_format="%.6g")
 
 
 def _banana_dispatch(args):
@@ -149,7 +152,7 @@ def _banana_dispatch(args):
         if args.device:
             data["device"] = args.device
         device = resolve_device(data.get("device", "auto"))
-        out_dir = Path(args.out) if args.out else Path("results") / data["name"]
+        out_dir = Path(args.out) if args.out else Path("runs") / data["name"]
         if args.dry_run:
             print(banana.describe(data))
             return 0
@@ -186,7 +189,7 @@ def main(argv=None) -> int:
         device = resolve_device(data["device"]) if data["device"] != "cuda" else data["device"]
         from .sweep import build_schemes, default_cache_dir, expand
 
-        out_dir = Path(args.out) if args.out else Path("results") / scenario.name
+        out_dir = Path(args.out) if args.out else Path("runs") / scenario.name
         cache_dir = default_cache_dir()
         schemes = build_schemes(data, device, out_dir, cache_dir)
         units, order = expand(data, schemes, dataset.ids, data["run"]["batch_images"])
@@ -201,7 +204,7 @@ def main(argv=None) -> int:
             print(f"total: {total} points in {len(units)} work units -> {out_dir}")
             return 0
         fp = fingerprint(data, schemes)
-        check_compatible(out_dir, fp)
+        drop = check_compatible(out_dir, fp, args.overwrite)
         if data["device"] == "cuda":
             resolve_device("cuda")
     except (ScenarioError, UsageError) as exc:
@@ -212,7 +215,7 @@ def main(argv=None) -> int:
         return 2
 
     try:
-        return _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp)
+        return _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp, drop)
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished points are saved in {out_dir}/points.csv — rerun the same command to resume", file=sys.stderr)
         return 130
@@ -222,17 +225,33 @@ def main(argv=None) -> int:
         return 1
 
 
-def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp) -> int:
+def _row_filter(drop):
+    """Predicate on a row's ``scheme`` cell for :meth:`ResultStore.open` (None: keep all)."""
+    if not drop:
+        return None
+    if drop == "all":
+        return lambda scheme: True
+    return lambda scheme: any(scheme == n or scheme.startswith(f"{n} [") for n in drop)
+
+
+def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp, drop=None) -> int:
     from tqdm import tqdm
 
     from . import sweep
+    from .schemes.base import BASE_COLUMNS
     from .sweep import columns_for
 
     import torch
 
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    store = ResultStore(out_dir, columns_for(schemes)).open()
+    from .provenance import merge, read_fingerprint
+
+    if drop:
+        print(f"--overwrite: dropping the rows of {'every scheme' if drop == 'all' else sorted(drop)} in {out_dir}", file=sys.stderr)
+    old_fp = None if drop == "all" else read_fingerprint(out_dir / RUN_JSON)
+    store = ResultStore(out_dir, columns_for(schemes)).open(drop=_row_filter(drop))
+    fp = merge(old_fp, fp)
     run_info = {
         "status": "running",
         "scenario": data,
@@ -287,7 +306,8 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
     for s in schemes:
         derived.extend(s.derived_rows(points))
     store.finalize(order, derived)
-    param_cols = [c for c in store.columns if c not in ("scheme", "kind", "config", "snr_db", "image", "pixels", "cbr", "bits", "psnr", "ms_ssim_db", "outage", "derived")]
+    per_image = {c for s in schemes for c in s.PER_IMAGE_COLUMNS}
+    param_cols = [c for c in store.columns if c not in (*BASE_COLUMNS, "derived", *per_image)]
     write_summary(out_dir, param_cols)
     run_info.update(
         status="complete",

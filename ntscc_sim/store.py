@@ -53,12 +53,16 @@ class ResultStore:
         self.rows: dict[tuple, dict] = {}
 
     # -- opening / repair -------------------------------------------------
-    def open(self) -> "ResultStore":
+    def open(self, drop=None) -> "ResultStore":
+        """Read the rows already there; ``drop(scheme_cell) -> bool`` discards stale ones
+        (``--overwrite``) in the same atomic rewrite."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         existing_cols, rows = self._read_existing()
         for r in rows:
-            self.rows[self.key(r)] = r
-        extra = [c for c in existing_cols if c not in self.columns]
+            if drop is None or not drop(r["scheme"]):
+                self.rows[self.key(r)] = r
+        # columns of the file that this sweep does not write, kept while a row still has a value there
+        extra = [c for c in existing_cols if c not in self.columns and any(r.get(c) for r in self.rows.values())]
         self.columns += extra
         # always rewrite: drops a line cut by a crash and adopts the new header
         self._rewrite(list(self.rows.values()))

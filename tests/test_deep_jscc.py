@@ -185,7 +185,7 @@ def test_scheme_rows_do_not_depend_on_batching(mixed_folder, tmp_path):
     assert len(one) == 10
     assert one.equals(four)
     # rows: analog (no bits), no outage, the CBR actually sent, the parameter columns
-    assert one["bits"].isna().all() and (one["outage"] == 0).all()
+    assert one["payload_bits"].isna().all() and one["side_bits"].isna().all() and (one["outage"] == 0).all()
     for _, r in one.iterrows():
         h, w = (38, 50) if r["pixels"] == 38 * 50 else (33, 29)
         assert r["cbr"] == pytest.approx(4 * math.ceil(h / 4) * math.ceil(w / 4) / (3 * h * w))

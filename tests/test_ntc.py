@@ -188,8 +188,8 @@ def test_ntc_capacity_scheme_never_overspends(trained_ntc, tmp_path):
         (row,) = scheme.run(cfg, 10.0, [("a", img)], [1])
         assert row["cbr"] <= cfg["target_cbr"] + 1e-12
         if row["outage"] == 0:
-            assert row["bits"] == 8 * len(scheme.codec.encode(img, row["qp"]))
-            assert row["cbr"] == pytest.approx(row["bits"] / cap / (3 * 32 * 32))
+            assert row["payload_bits"] == 8 * len(scheme.codec.encode(img, row["qp"]))
+            assert row["cbr"] == pytest.approx(row["payload_bits"] / cap / (3 * 32 * 32))
             assert row["ntc_lambda"] == 0.01
 
 

@@ -262,13 +262,13 @@ def test_scheme_rows_batching_and_cbr(trained, tmp_path):
     hi = s.run(cfgs[1], 10.0, imgs, seeds)
     for lo_row, hi_row, (_, img) in zip(together, hi, imgs):
         assert hi_row["cbr"] >= lo_row["cbr"]
-        assert lo_row["outage"] == 0 and lo_row["bits"] > 0
+        assert lo_row["outage"] == 0 and lo_row["side_bits"] > 0
         # CBR on the unpadded pixels, side information included
         h, w = img.shape[:2]
-        side_uses = lo_row["bits"] / math.log2(11.0)
+        side_uses = lo_row["side_bits"] / math.log2(11.0)
         assert lo_row["cbr"] * 3 * h * w >= side_uses
     # the 37x45 image is padded to 48x48: 12x12 patches, each at least 4 symbols
-    assert together[1]["cbr"] * 3 * 37 * 45 >= 144 * 4 / 2 + together[1]["bits"] / math.log2(11.0) - 1e-6
+    assert together[1]["cbr"] * 3 * 37 * 45 >= 144 * 4 / 2 + together[1]["side_bits"] / math.log2(11.0) - 1e-6
 
 
 def test_scheme_side_info_over_ldpc(trained, tmp_path):
@@ -280,10 +280,34 @@ def test_scheme_side_info_over_ldpc(trained, tmp_path):
     a = cap.run(cfg, 10.0, imgs, [1])[0]
     b = mcs.run(cfg, 10.0, imgs, [1])[0]
     assert b["outage"] == 0 and b["psnr"] == a["psnr"]  # same analog noise, side info decoded
-    assert b["bits"] % 8 == 0 and b["cbr"] > a["cbr"]  # real code blocks cost more than capacity
+    assert b["side_bits"] % 8 == 0 and b["cbr"] > a["cbr"]  # real code blocks cost more than capacity
     bad = mcs.run(cfg, -8.0, imgs, [1])[0]
     assert bad["outage"] == 1  # side info lost: grey image
     assert bad["psnr"] == pytest.approx(__import__("ntscc_sim.metrics", fromlist=["psnr"]).psnr(imgs[0][1], np.full_like(imgs[0][1], 128)))
+
+
+def test_scheme_fallback_mean_on_lost_side_info(trained, tmp_path):
+    """``fallback: mean`` works for NTSCC as for the separation schemes (grey was hard-coded)."""
+    from ntscc_sim.fallback import dataset_mean_color
+    from ntscc_sim.metrics import quality
+    from ntscc_sim.schemes.ntscc import NTSCCScheme
+
+    tmp, _ = trained
+    spec = {"kind": "builtin", "names": ["astronaut", "coffee"], "crop": [32, 32], "limit": None}
+    ctx = SchemeContext(channel={"kind": "awgn", "csi": "perfect", "coherence": None}, metrics=("psnr",), dataset=spec)
+    p = {"checkpoint": [str(tmp / "ntscc" / "model.pt")], "eta": [0.2], "side_info": "4qam-1/2", "variant": None, "fallback": "mean"}
+    s = NTSCCScheme("n", p, ctx)
+    s.setup()
+    img = _images()[0][1]
+    bad = s.run(s.configurations()[0], -8.0, [("im0", img)], [1])[0]
+    assert bad["outage"] == 1
+    mean = np.broadcast_to(np.rint(dataset_mean_color(spec)).astype(np.uint8), img.shape)
+    assert bad["psnr"] == pytest.approx(quality(img, mean, ms_ssim=False)["psnr"])
+    grey = quality(img, np.full_like(img, 128), ms_ssim=False)["psnr"]
+    assert abs(bad["psnr"] - grey) > 1e-3, "the mean fallback must differ from grey here"
+    # capacity side information never fails: the fallback does not enter the fingerprint
+    assert "fallback" not in NTSCCScheme("n", {**p, "side_info": "capacity"}, ctx).fingerprint()
+    assert s.fingerprint()["fallback"] == "mean"
 
 
 def test_scheme_writes_rate_maps(trained, tmp_path):

@@ -125,7 +125,7 @@ def test_changed_scenario_refused(tmp_path, capsys):
     sc["schemes"][0]["fallback"] = "mean"
     write_yaml(f, sc)
     assert main([str(f), "--out", str(out), "--quiet"]) == 2
-    assert "schemes['cap']" in capsys.readouterr().err
+    assert "scheme 'cap': parameter 'fallback' changed ('grey' -> 'mean')" in capsys.readouterr().err
     assert (out / "points.csv").read_text() == before
     # extending the sweep (a new SNR) is compatible and only adds points
     sc["schemes"][0]["fallback"] = "grey"

@@ -117,8 +117,8 @@ def test_sweep_outages_and_envelope(tmp_path):
     # CBR from what was sent: never above the target
     assert (df.cbr <= df.target_cbr + 1e-12).all()
     cap = df[df.scheme == "cap"].sort_values("snr_db")
-    assert cap.bits.is_monotonic_increasing, "capacity budget grows with SNR"
-    assert (cap.bits <= np.floor(cap.target_cbr * 3 * cap.pixels * np.log2(1 + 10 ** (cap.snr_db / 10)))).all()
+    assert cap.payload_bits.is_monotonic_increasing, "capacity budget grows with SNR"
+    assert (cap.payload_bits <= np.floor(cap.target_cbr * 3 * cap.pixels * np.log2(1 + 10 ** (cap.snr_db / 10)))).all()
 
 
 def _astronaut_and_grey():

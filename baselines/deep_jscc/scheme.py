@@ -12,8 +12,8 @@ run over the *scenario's* channel (kind, csi, coherence), whatever it was traine
 Images of any size are coded fully convolutionally; same-size images are batched
 in passes of a fixed size, and the channel noise of every image is drawn from its
 own seed, so rows do not depend on the batching (bit for bit). ``cbr`` counts the
-complex symbols actually sent over the unpadded 3HW; ``bits`` is NaN (analog
-scheme) and ``outage`` 0.
+complex symbols actually sent over the unpadded 3HW; ``payload_bits`` and
+``side_bits`` are NaN (analog scheme, nothing digital) and ``outage`` 0.
 """
 
 from __future__ import annotations
@@ -127,6 +127,6 @@ class DeepJSCCScheme(Scheme):
                 for j, i in enumerate(part):
                     img = images[i][1]
                     q = quality(img, to_uint8(out["x_hat"][j]), ms_ssim=want_ms)
-                    rows[i] = {"cbr": sent / (3 * h * w), "bits": math.nan, "psnr": q["psnr"],
+                    rows[i] = {"cbr": sent / (3 * h * w), "payload_bits": math.nan, "side_bits": math.nan, "psnr": q["psnr"],
                                "ms_ssim_db": q["ms_ssim_db"], "outage": 0}
         return rows

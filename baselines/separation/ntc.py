@@ -41,6 +41,7 @@ class NTCLDPCScheme(_NTCMixin, BPGLDPCScheme):
     kind = "ntc-ldpc"
     PARAMS = {k: v for k, v in BPGLDPCScheme.PARAMS.items() if k != "backend"} | {"checkpoint": CHECKPOINT_FIELD}
     PARAM_COLUMNS = BPGLDPCScheme.PARAM_COLUMNS + ("ntc_lambda",)
+    PER_IMAGE_COLUMNS = ("qp", "ntc_lambda")
 
 
 class NTCCapacityScheme(_NTCMixin, BPGCapacityScheme):
@@ -49,3 +50,4 @@ class NTCCapacityScheme(_NTCMixin, BPGCapacityScheme):
     kind = "ntc-capacity"
     PARAMS = {k: v for k, v in BPGCapacityScheme.PARAMS.items() if k != "backend"} | {"checkpoint": CHECKPOINT_FIELD}
     PARAM_COLUMNS = BPGCapacityScheme.PARAM_COLUMNS + ("ntc_lambda",)
+    PER_IMAGE_COLUMNS = ("qp", "ntc_lambda")

@@ -91,6 +91,7 @@ class BPGLDPCScheme(_SeparationBase):
         "compress_level": Field("int", default=8, min=1, max=9, doc="bpgenc -m (8 = its default, x265 veryslow)"),
     }
     PARAM_COLUMNS = ("target_cbr", "mcs", "qp", "code_k")
+    PER_IMAGE_COLUMNS = ("qp",)
 
     @classmethod
     def check_params(cls, params, path, scenario):
@@ -145,7 +146,7 @@ class BPGLDPCScheme(_SeparationBase):
         for i, (image_id, img) in enumerate(images):
             q, data, budget = plan[i]
             three_hw = 3 * img.shape[0] * img.shape[1]
-            row = {"qp": q, "code_k": k, "bits": len(data) * 8 if data else 0}
+            row = {"qp": q, "code_k": k, "payload_bits": len(data) * 8 if data else 0}
             if q is None:  # nothing fits: outage, nothing sent
                 row.update(cbr=0.0, outage=1, **self._metrics(self.scorer.score_fallback(image_id, img)))
             else:
@@ -203,6 +204,7 @@ class BPGCapacityScheme(_SeparationBase):
         "compress_level": Field("int", default=8, min=1, max=9, doc="bpgenc -m (8 = its default, x265 veryslow)"),
     }
     PARAM_COLUMNS = ("target_cbr", "qp")
+    PER_IMAGE_COLUMNS = ("qp",)
 
     def fingerprint(self):
         return {k: v for k, v in self.params.items() if k != "cbr"}
@@ -222,12 +224,12 @@ class BPGCapacityScheme(_SeparationBase):
             budget = link.budget_bits(uses)
             q, data = self.choose(image_id, img, budget)
             if q is None:
-                rows.append({"qp": None, "bits": 0, "cbr": 0.0, "outage": 1, **BPGLDPCScheme._metrics(self.scorer.score_fallback(image_id, img))})
+                rows.append({"qp": None, "payload_bits": 0, "cbr": 0.0, "outage": 1, **BPGLDPCScheme._metrics(self.scorer.score_fallback(image_id, img))})
                 continue
             bits = len(data) * 8
             needed_uses = link.channel_uses(bits)
             assert needed_uses <= uses + 1e-9
-            row = {"qp": q, "bits": bits, "cbr": needed_uses / three_hw}
+            row = {"qp": q, "payload_bits": bits, "cbr": needed_uses / three_hw}
             if link.outage(bits):
                 row.update(outage=1, **BPGLDPCScheme._metrics(self.scorer.score_fallback(image_id, img)))
             else:

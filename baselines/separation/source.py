@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ntscc_sim.fallback import dataset_mean_color, fallback_image
 from ntscc_sim.metrics import quality
+
+__all__ = ["Scorer", "choose_quality", "dataset_mean_color"]
 
 
 def choose_quality(codec, image: np.ndarray, budget_bits: int):
@@ -72,11 +75,7 @@ class Scorer:
 
     def fallback_image(self, image: np.ndarray) -> np.ndarray:
         """The receiver's output on outage: mid-grey (128) or the dataset's per-channel mean."""
-        if self.fallback == "mean" and self.mean_color is not None:
-            color = np.rint(np.asarray(self.mean_color)).astype(np.uint8)
-        else:
-            color = np.array([128, 128, 128], dtype=np.uint8)
-        return np.broadcast_to(color, image.shape).copy()
+        return fallback_image(image, self.fallback, self.mean_color)
 
     def score(self, key, image: np.ndarray, recon_fn) -> dict:
         if key not in self._cache:
@@ -86,14 +85,3 @@ class Scorer:
     def score_fallback(self, image_id, image) -> dict:
         return self.score((image_id, "__fallback__", self.fallback), image, lambda: self.fallback_image(image))
 
-
-def dataset_mean_color(dataset_spec: dict):
-    """Per-channel mean (0..255) over the scenario's whole dataset."""
-    from ntscc_sim.datasets import build_dataset
-
-    ds = build_dataset(dataset_spec)
-    total, count = np.zeros(3), 0
-    for _, img in ds:
-        total += img.reshape(-1, 3).sum(axis=0)
-        count += img.shape[0] * img.shape[1]
-    return total / max(count, 1)

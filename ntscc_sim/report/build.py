@@ -196,7 +196,7 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
 
     pairs = list(curves.drop_duplicates("scheme")[["scheme", "kind"]].itertuples(index=False, name=None))
     fig_metrics = [metric] + [m for m in METRIC_LABELS if m != metric and np.isfinite(curves[m]).any()]
-    figs = (write_figures(curves, results_dir / "figures", SchemeStyles(pairs), ovs, fig_metrics)
+    figs = (write_figures(curves, results_dir / "figures", SchemeStyles(pairs), ovs, fig_metrics, points)
             if figures else [])
     rate_maps = find_rate_maps(results_dir)
 

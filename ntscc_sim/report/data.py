@@ -21,12 +21,12 @@ import pandas as pd
 from scipy import stats
 
 REQUIRED_COLUMNS = ("scheme", "snr_db", "image", "cbr", "psnr")
-NUMERIC_COLUMNS = ("snr_db", "pixels", "cbr", "bits", "psnr", "ms_ssim_db", "outage",
+NUMERIC_COLUMNS = ("snr_db", "pixels", "cbr", "payload_bits", "side_bits", "psnr", "ms_ssim_db", "outage",
                    "target_cbr", "qp", "eta", "lambda", "train_snr_db", "derived")
 TEXT_COLUMNS = ("scheme", "kind", "config", "image", "mcs", "checkpoint")
 #: Parameter columns carried from rows to curves (first non-empty value per curve).
 PARAM_COLUMNS = ("target_cbr", "mcs", "qp", "eta", "lambda", "checkpoint", "train_snr_db", "derived")
-#: Scheme kinds that transmit bits (separation-based); also any row with ``bits``.
+#: Scheme kinds that transmit bits (separation-based); also any row with ``payload_bits``.
 DIGITAL_KINDS = frozenset({"bpg-ldpc", "bpg-capacity", "ntc-ldpc", "ntc-capacity"})
 METRIC_LABELS = {"psnr": "PSNR", "ms_ssim_db": "MS-SSIM"}
 _SNR_TOL = 1e-6
@@ -66,6 +66,7 @@ def read_points(results_dir) -> pd.DataFrame:
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ReportInputError(f"cannot parse {path}: {exc}") from None
     df.columns = [str(c).strip() for c in df.columns]
+    _split_legacy_bits(df)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ReportInputError(f"{path} lacks required column(s): {', '.join(missing)}")
@@ -80,6 +81,18 @@ def read_points(results_dir) -> pd.DataFrame:
         raise ReportInputError(f"{path} has no usable data rows")
     _fill_config(df)
     return df.reset_index(drop=True)
+
+
+def _split_legacy_bits(df: pd.DataFrame) -> None:
+    """Files written before the split have one ``bits`` column: the side information for
+    ``ntscc`` rows, the payload for every other kind (empty for analog schemes)."""
+    if "bits" not in df.columns or "payload_bits" in df.columns:
+        return
+    side = df["kind"].astype(str).str.strip().eq("ntscc") if "kind" in df.columns else pd.Series(False, index=df.index)
+    bits = pd.to_numeric(df["bits"], errors="coerce")
+    df["payload_bits"] = bits.where(~side)
+    df["side_bits"] = bits.where(side)
+    df.drop(columns="bits", inplace=True)
 
 
 def _fill_config(df: pd.DataFrame) -> None:
@@ -146,7 +159,7 @@ def aggregate_curves(points: pd.DataFrame) -> pd.DataFrame:
                 ms_ssim_db=("ms_ssim_db", "mean"), ms_std=("ms_ssim_db", "std"),
                 ms_n=("ms_ssim_db", "count"),
                 outage_rate=("outage", "mean"),
-                has_bits=("bits", lambda s: bool(s.notna().any())))
+                has_bits=("payload_bits", lambda s: bool(s.notna().any())))
     params = g[list(PARAM_COLUMNS)].first()
     for col in ("mcs", "checkpoint"):
         params[col] = params[col].fillna("")

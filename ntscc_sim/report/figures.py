@@ -6,9 +6,12 @@
 * Outage rate vs SNR for digital (separation) schemes.
 
 Figures use the object-oriented matplotlib API with the Agg canvas (no pyplot
-state). Error bars are 95 % t-intervals over images where n >= 2 (Wilson
-intervals for outage rates). Figures without data are skipped; vs-SNR figures
-need at least two SNRs.
+state). The spread over images is shown so that it stays readable at small n:
+95 % t-intervals where a point averages at least :data:`CI_MIN_IMAGES` images,
+otherwise each image's value as a small faint marker beside the mean (with
+3 images a t-interval is ~4.3 standard deviations wide and hides the curves);
+captions and titles say which. Outage rates get Wilson intervals. Figures without
+data are skipped; vs-SNR figures need at least two SNRs.
 
 Example
 -------
@@ -33,6 +36,8 @@ from .data import METRIC_LABELS, best_per_snr, operating_points, scheme_order, t
 from .style import LINESTYLES, OVERLAY_STYLE, SchemeStyles, shade
 
 DPI = 150
+#: Fewest images per point for which a 95 % t-interval is drawn; below, the images themselves.
+CI_MIN_IMAGES = 10
 
 
 @dataclass(frozen=True)
@@ -69,12 +74,78 @@ def _ylabel(metric: str) -> str:
     return f"{METRIC_LABELS.get(metric, metric)} (dB)"
 
 
-def _errorbar(ax, x, y, ci, style: dict, label: str, **kw):
-    ci = np.asarray(ci, dtype=float)
-    yerr = np.where(np.isfinite(ci), ci, 0.0) if np.isfinite(ci).any() else None
-    ax.errorbar(np.asarray(x, float), np.asarray(y, float), yerr=yerr, label=label,
+class ImageValues:
+    """Per-image metric values of each curve point, from the points table.
+
+    ``ImageValues(points)[(scheme, config, snr_db), metric]`` -> 1-D array (empty when unknown).
+    """
+
+    def __init__(self, points: pd.DataFrame | None = None):
+        self._groups = {}
+        if points is not None and not points.empty:
+            for key, g in points.groupby(["scheme", "config", "snr_db"], sort=False, dropna=False):
+                self._groups[key] = g
+
+    def get(self, row, metric: str) -> np.ndarray:
+        g = self._groups.get((row["scheme"], row["config"], row["snr_db"]))
+        if g is None or metric not in g:
+            return np.empty(0)
+        v = g[metric].to_numpy(float)
+        return v[np.isfinite(v)]
+
+
+def spread_note(curves: pd.DataFrame) -> str:
+    """How figures show the spread over images, for captions."""
+    n = curves["n_images"].to_numpy(float)
+    n = n[np.isfinite(n)]
+    if n.size == 0:
+        return ""
+    if n.min() >= CI_MIN_IMAGES:
+        return "error bars: 95 % t-intervals over images"
+    if n.max() < CI_MIN_IMAGES:
+        return (f"lines: means over images; faint markers: the individual images (n = {n.max():g}); "
+                f"95 % intervals only from n >= {CI_MIN_IMAGES}")
+    return f"error bars: 95 % t-intervals where n >= {CI_MIN_IMAGES} images, else the individual images as faint markers"
+
+
+def _title(ax, text: str, rows: pd.DataFrame) -> None:
+    """Title plus a short line saying how the spread over images is drawn."""
+    n = rows["n_images"].to_numpy(float) if "n_images" in rows else np.empty(0)
+    n = n[np.isfinite(n)]
+    if n.size and n.max() < CI_MIN_IMAGES:
+        sub = f"lines: mean of {n.max():g} images; faint markers: each image"
+    elif n.size and n.min() >= CI_MIN_IMAGES:
+        sub = f"error bars: 95 % CI over {n.min():g}+ images"
+    elif n.size:
+        sub = f"error bars: 95 % CI (n >= {CI_MIN_IMAGES}); faint markers: each image (n < {CI_MIN_IMAGES})"
+    else:
+        sub = ""
+    ax.set_title(f"{text}\n{sub}" if sub else text, fontsize=9)
+
+
+def _errorbar(ax, rows: pd.DataFrame, x: str, metric: str, style: dict, label: str,
+              images: ImageValues | None = None, **kw):
+    """Means of ``rows`` joined by a line; 95 % intervals where n >= CI_MIN_IMAGES, else
+    each image's value as a faint marker at the same x."""
+    xs = rows[x].to_numpy(float)
+    y = rows[metric].to_numpy(float)
+    ci = rows[f"{metric}_ci95"].to_numpy(float)
+    n = rows["n_images"].to_numpy(float) if "n_images" in rows else np.full(len(rows), np.inf)
+    ci = np.where(np.isfinite(ci) & (n >= CI_MIN_IMAGES), ci, 0.0)
+    ax.errorbar(xs, y, yerr=ci if ci.any() else None, label=label,
                 color=style["color"], marker=style["marker"], linestyle=style["linestyle"],
-                markersize=5, capsize=2.5, linewidth=1.4, **kw)
+                markersize=5, capsize=2.5, linewidth=1.4, zorder=3, **kw)
+    if images is None:
+        return
+    px, py = [], []
+    for xi, ni, (_, row) in zip(xs, n, rows.iterrows()):
+        if ni < CI_MIN_IMAGES:
+            v = images.get(row, metric)
+            px += [xi] * len(v)
+            py += list(v)
+    if px:
+        ax.scatter(px, py, s=14, color=style["color"], marker=style["marker"], alpha=0.45,
+                   linewidths=0, zorder=2)
 
 
 def _legend(ax, extra_axes=()):
@@ -93,7 +164,7 @@ def _fmt_snr(snr: float) -> str:
 
 
 def rd_figure(curves: pd.DataFrame, snr_db: float, metric: str, styles: SchemeStyles,
-              overlays=()) -> Figure | None:
+              overlays=(), images: ImageValues | None = None) -> Figure | None:
     """Quality vs CBR of all schemes at one SNR; None when there is nothing to draw.
 
     Each scheme's RD envelope of its operating points is drawn as a line with CI
@@ -111,7 +182,7 @@ def rd_figure(curves: pd.DataFrame, snr_db: float, metric: str, styles: SchemeSt
         st = styles[scheme]
         idx = envelope_index(op["cbr"], op[metric])
         env = op.iloc[idx]
-        _errorbar(ax, env["cbr"], env[metric], env[f"{metric}_ci95"], st, scheme)
+        _errorbar(ax, env, "cbr", metric, st, scheme, images)
         rest = at[(at["scheme"] == scheme) & np.isfinite(at[metric])].drop(index=env.index)
         if not rest.empty:
             ax.scatter(rest["cbr"], rest[metric], s=14, facecolors="none", edgecolors=st["color"],
@@ -135,7 +206,7 @@ def rd_figure(curves: pd.DataFrame, snr_db: float, metric: str, styles: SchemeSt
         return None
     ax.set_xlabel("average CBR")
     ax.set_ylabel(_ylabel(metric))
-    ax.set_title(f"{METRIC_LABELS.get(metric, metric)} vs CBR, SNR = {_fmt_snr(snr_db)}", fontsize=10)
+    _title(ax, f"{METRIC_LABELS.get(metric, metric)} vs CBR, SNR = {_fmt_snr(snr_db)}", at)
     _legend(ax, [ax2] if ax2 is not None else [])
     return fig
 
@@ -145,7 +216,8 @@ def _finite_snrs(rows: pd.DataFrame) -> np.ndarray:
     return np.unique(s[np.isfinite(s)])
 
 
-def snr_figure(rows: pd.DataFrame, label: str, metric: str, styles: SchemeStyles) -> Figure | None:
+def snr_figure(rows: pd.DataFrame, label: str, metric: str, styles: SchemeStyles,
+               images: ImageValues | None = None) -> Figure | None:
     """Quality vs SNR at one CBR target (one point per scheme and SNR: its best operating point)."""
     if len(_finite_snrs(rows)) < 2:
         return None
@@ -159,13 +231,13 @@ def snr_figure(rows: pd.DataFrame, label: str, metric: str, styles: SchemeStyles
         if pts.empty:
             continue
         name = f"{scheme} (CBR {pts['cbr'].mean():.3g})"
-        _errorbar(ax, pts["snr_db"], pts[metric], pts[f"{metric}_ci95"], styles[scheme], name)
+        _errorbar(ax, pts, "snr_db", metric, styles[scheme], name, images)
         drawn = True
     if not drawn:
         return None
     ax.set_xlabel("SNR (dB)")
     ax.set_ylabel(_ylabel(metric))
-    ax.set_title(f"{METRIC_LABELS.get(metric, metric)} vs SNR, {label}", fontsize=10)
+    _title(ax, f"{METRIC_LABELS.get(metric, metric)} vs SNR, {label}", rows)
     _legend(ax)
     return fig
 
@@ -177,7 +249,8 @@ def _per_snr_best(sub: pd.DataFrame, metric: str) -> pd.DataFrame:
     return sub.loc[sub.groupby("snr_db")[metric].idxmax()].sort_values("snr_db")
 
 
-def cliff_figure(rows: pd.DataFrame, label: str, metric: str, styles: SchemeStyles) -> Figure | None:
+def cliff_figure(rows: pd.DataFrame, label: str, metric: str, styles: SchemeStyles,
+                 images: ImageValues | None = None) -> Figure | None:
     """Quality vs test SNR: learned models per training SNR, separation per fixed MCS."""
     if len(_finite_snrs(rows)) < 2:
         return None
@@ -203,10 +276,10 @@ def cliff_figure(rows: pd.DataFrame, label: str, metric: str, styles: SchemeStyl
         for i, (_, lab, pts) in enumerate(group):
             st = dict(base, color=shade(base["color"], i, len(group)),
                       linestyle=LINESTYLES[i % len(LINESTYLES)])
-            _errorbar(ax, pts["snr_db"], pts[metric], pts[f"{metric}_ci95"], st, scheme if lab in scheme else f"{scheme} ({lab})")
+            _errorbar(ax, pts, "snr_db", metric, st, scheme if lab in scheme else f"{scheme} ({lab})", images)
     ax.set_xlabel("test SNR (dB)")
     ax.set_ylabel(_ylabel(metric))
-    ax.set_title(f"Cliff effect, {label}", fontsize=10)
+    _title(ax, f"Cliff effect, {label}", rows)
     _legend(ax)
     return fig
 
@@ -257,17 +330,23 @@ def outage_figure(rows: pd.DataFrame, label: str, styles: SchemeStyles) -> Figur
 
 
 def write_figures(curves: pd.DataFrame, out_dir, styles: SchemeStyles, overlays=(),
-                  metrics=("psnr", "ms_ssim_db")) -> list[FigureInfo]:
+                  metrics=("psnr", "ms_ssim_db"), points: pd.DataFrame | None = None) -> list[FigureInfo]:
     """Write all figures that have data under ``out_dir``; returns what was written.
 
     ``metrics`` lists the quality metrics for RD and vs-SNR figures; one
     without finite values is skipped. The cliff figure uses the first metric.
+    ``points`` (per-image rows) lets points averaging fewer than
+    :data:`CI_MIN_IMAGES` images show their images instead of an interval.
     """
     out_dir = Path(out_dir)
     written: list[FigureInfo] = []
+    images = ImageValues(points)
+    note = spread_note(curves)
 
-    def emit(fig, section, caption, stem):
+    def emit(fig, section, caption, stem, spread=True):
         if fig is not None:
+            if spread and note:
+                caption = f"{caption} ({note})"
             written.append(FigureInfo(section, caption, *_save(fig, out_dir, stem)))
 
     metrics = [m for m in metrics if np.isfinite(curves[m]).any()]
@@ -275,21 +354,21 @@ def write_figures(curves: pd.DataFrame, out_dir, styles: SchemeStyles, overlays=
     for m in metrics:
         name = METRIC_LABELS.get(m, m)
         for snr in snrs:
-            emit(rd_figure(curves, snr, m, styles, overlays), f"{name} vs CBR",
+            emit(rd_figure(curves, snr, m, styles, overlays, images), f"{name} vs CBR",
                  f"{name} vs CBR at SNR = {_fmt_snr(snr)}", _stem("rd", m, f"snr{snr:g}dB"))
     groups = target_groups(curves)
     for m in metrics:
         name = METRIC_LABELS.get(m, m)
         for label, rows in groups:
-            emit(snr_figure(rows, label, m, styles), f"{name} vs SNR", f"{name} vs SNR, {label}",
+            emit(snr_figure(rows, label, m, styles, images), f"{name} vs SNR", f"{name} vs SNR, {label}",
                  _stem("vs_snr", m, label))
     if metrics:
         for label, rows in groups:
-            emit(cliff_figure(rows, label, metrics[0], styles), "Cliff effect",
+            emit(cliff_figure(rows, label, metrics[0], styles, images), "Cliff effect",
                  f"{METRIC_LABELS.get(metrics[0])} vs test SNR, {label}", _stem("cliff", metrics[0], label))
     for label, rows in groups:
-        emit(outage_figure(rows, label, styles), "Outage", f"Outage rate vs SNR, {label}",
-             _stem("outage", label))
+        emit(outage_figure(rows, label, styles), "Outage", f"Outage rate vs SNR, {label} (Wilson 95 % intervals)",
+             _stem("outage", label), spread=False)
     return written
 
 

@@ -18,7 +18,10 @@ import numpy as np
 from ..scenario.fields import Field
 
 # Columns common to every row of points.csv, in order.
-BASE_COLUMNS = ("scheme", "kind", "config", "snr_db", "image", "pixels", "cbr", "bits", "psnr", "ms_ssim_db", "outage")
+# ``payload_bits``: digital bits of the source bitstream sent (separation schemes; NaN for analog
+# schemes); ``side_bits``: side information (NTSCC: z string + rate indices; NaN where none).
+BASE_COLUMNS = ("scheme", "kind", "config", "snr_db", "image", "pixels", "cbr", "payload_bits", "side_bits",
+                "psnr", "ms_ssim_db", "outage")
 
 
 def _fmt(v) -> str:
@@ -52,14 +55,20 @@ class Scheme:
 
     ``run(config, snr_db, images, seeds)`` receives ``images`` as a list of
     ``(image_id, uint8 [H, W, 3])`` and ``seeds`` as one int per image, and returns
-    one dict per image with at least ``pixels, cbr, bits, psnr, ms_ssim_db,
-    outage`` (and the scheme's ``PARAM_COLUMNS``).
+    one dict per image with at least ``cbr, psnr, ms_ssim_db, outage``, the
+    ``payload_bits`` / ``side_bits`` that apply (others are NaN) and the scheme's
+    ``PARAM_COLUMNS``. ``PER_IMAGE_COLUMNS`` are parameter columns chosen per image
+    (e.g. the BPG QP picked by rate matching): ``summary.csv`` never averages them.
     """
 
     kind: ClassVar[str] = ""
     PARAMS: ClassVar[dict[str, Field]] = {}
     PARAM_COLUMNS: ClassVar[tuple[str, ...]] = ()
+    PER_IMAGE_COLUMNS: ClassVar[tuple[str, ...]] = ()
     digital: ClassVar[bool] = False
+    # Bump when a change of this scheme's code changes its numbers: rows computed by an older
+    # version are then refused (or recomputed with --overwrite), never reused (ntscc_sim.provenance).
+    version: ClassVar[str] = "1"
 
     def __init__(self, name: str, params: dict, context: SchemeContext):
         self.name = name
@@ -74,6 +83,11 @@ class Scheme:
     def fingerprint(self) -> dict:
         """Parameters that change results of existing points (sweep axes excluded)."""
         return dict(self.params)
+
+    def checkpoints(self) -> list[str]:
+        """Checkpoints (zoo names or paths) this scheme's results depend on; their SHA-256
+        enters the fingerprint."""
+        return list(self.params.get("checkpoint") or [])
 
     def configurations(self) -> list[dict]:  # pragma: no cover - abstract
         raise NotImplementedError

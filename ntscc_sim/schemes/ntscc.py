@@ -7,13 +7,15 @@ eta : list of eta values of eq. (28), the test-time CBR axis (default [0.2]).
 side_info : ``capacity`` (default: z bits + rate indices sent at ``C = log2(1 + SNR)``
     bits per channel use, no errors) or an MCS (``16qam-2/3`` / ``{modulation, rate}``):
     the side-information bytes go through the real 5G LDPC + QAM link and a CRC
-    failure is an outage (grey image).
+    failure is an outage: the receiver outputs the ``fallback`` image.
+fallback : ``grey`` (default) or ``mean`` (the dataset's per-channel mean), as for the
+    separation schemes; only an MCS ``side_info`` can fail.
 variant : ``null`` (the checkpoint's own), ``full`` or ``comparison-1`` / ``no-z``
     (evaluation-time ablation: refinement and z switched off).
 
 Each image is processed on its own, padded to the model's multiple (replicate);
 CBR = (sum_i k_i / 2 + side-info channel uses) / (3 H W) of the unpadded image;
-``bits`` = side-information bits. The channel noise of an image depends only on its
+``side_bits`` = side-information bits (``payload_bits`` is NaN: y goes analog). The channel noise of an image depends only on its
 seed. With ``run.rate_maps: true`` a Fig. 8 map per (image, eta) is written to
 ``<out>/figures/rate_maps/``.
 """
@@ -26,6 +28,7 @@ import torch
 from ntscc_sim.channels import Channel
 from ntscc_sim.config import derive_seed
 from ntscc_sim.link import CapacityLink, DigitalLink, parse_mcs
+from ntscc_sim.fallback import FALLBACKS, dataset_mean_color, fallback_image
 from ntscc_sim.metrics import quality
 from ntscc_sim.scenario import Field, ScenarioError
 from ntscc_sim.zoo import checkpoint_list_check
@@ -53,6 +56,7 @@ class NTSCCScheme(Scheme):
         "eta": Field("list", default=lambda: [0.2], item=Field("number", min=1e-6, max=100), min_len=1, scalar_ok=True,
                      doc="eta of eq. (28): the test-time CBR axis"),
         "side_info": Field("any", default="capacity", check=_check_side_info, doc="capacity | an MCS for z + rate indices"),
+        "fallback": Field("str", default="grey", choices=FALLBACKS, doc="receiver output when the side information is lost"),
         "variant": Field("str", default=None, nullable=True, choices=("full", "comparison-1", "no-z"),
                          doc="evaluation-time ablation (default: the checkpoint's variant)"),
     }
@@ -66,7 +70,9 @@ class NTSCCScheme(Scheme):
         return params
 
     def fingerprint(self):
-        return {k: v for k, v in self.params.items() if k not in ("checkpoint", "eta")}
+        # capacity side information never fails, so the fallback cannot change a result
+        drop = ("checkpoint", "eta") + (("fallback",) if self.params["side_info"] == "capacity" else ())
+        return {k: v for k, v in self.params.items() if k not in drop}
 
     # --- configurations -------------------------------------------------------------
     @classmethod
@@ -99,6 +105,9 @@ class NTSCCScheme(Scheme):
         self.ms_ssim = "ms_ssim" in self.context.metrics
         self.rate_maps = bool(self.context.options.get("rate_maps")) and self.context.out_dir is not None
         self.multi = len(self.params["checkpoint"]) > 1
+        self.fallback = self.params.get("fallback", "grey")
+        digital = self.params["side_info"] != "capacity"
+        self.mean_color = dataset_mean_color(self.context.dataset) if digital and self.fallback == "mean" else None
 
     def _model(self, name):
         from ntscc_sim import zoo
@@ -154,13 +163,13 @@ class NTSCCScheme(Scheme):
                 side_bits = float(out["side_bits"][0])
                 side_uses = ideal.channel_uses(side_bits)
             if outage:
-                rec = np.full_like(img, 128)
+                rec = fallback_image(img, self.fallback, self.mean_color)
             else:
                 x_hat = out["x_hat"][0, :, :h, :w].clamp(0, 1)
                 rec = np.clip(np.rint(x_hat.permute(1, 2, 0).cpu().numpy() * 255.0), 0, 255).astype(np.uint8)
             score = quality(img, rec, ms_ssim=self.ms_ssim)
             rows.append({
-                "cbr": (y_uses + side_uses) / three_hw, "bits": side_bits, "psnr": score["psnr"],
+                "cbr": (y_uses + side_uses) / three_hw, "payload_bits": float("nan"), "side_bits": side_bits, "psnr": score["psnr"],
                 "ms_ssim_db": score["ms_ssim_db"], "outage": outage,
             })
             if self.rate_maps:
