@@ -110,3 +110,12 @@ def test_bler_no_loss_against_sionna_demapper():
 def test_bler_no_loss_against_sionna_demapper_many_blocks():
     n = 2000
     _check_no_loss(_block_errors(n, 9.1, seed=2), n)
+
+
+def test_demapper_threads_do_not_change_results():
+    y = _received(4, (5, 301), seed=3)
+    no = np.random.default_rng(4).uniform(0.05, 1.0, y.shape)
+    for noise in (0.2, no):
+        one = QAMDemapper(4, "app")(y, noise)
+        assert np.array_equal(QAMDemapper(4, "app", num_threads=2)(y, noise), one)
+    assert QAMDemapper(4, "app", num_threads=2)(y[:, :0], 0.2).shape == (5, 0)

@@ -37,13 +37,12 @@ bits are a codeword of the rate-matched code.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 
+from .._threads import in_chunks
 from ._layered_minsum import layered_minsum_decode, syndrome_ok
 from ._qc_encoder import gf2_inverse_packed, qc_encode
 
@@ -52,16 +51,6 @@ __all__ = ["LDPCCode"]
 # internal LLR of known-zero filler bits (min-sum is scale-free: any value
 # far above all message magnitudes acts as "certain")
 _FILLER_LLR = np.float32(1e6)
-
-
-_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
-
-
-def _executor(num_threads: int) -> ThreadPoolExecutor:
-    """Shared thread pool (idle threads block, they never spin)."""
-    if num_threads not in _EXECUTORS:
-        _EXECUTORS[num_threads] = ThreadPoolExecutor(num_threads)
-    return _EXECUTORS[num_threads]
 
 
 class _QCGraph:
@@ -329,13 +318,7 @@ class LDPCCode:
         return bits, valid
 
     def _in_chunks(self, fn, rows: np.ndarray) -> list:
-        """``fn`` on ``num_threads`` contiguous chunks of rows (GIL-free kernels on plain
-        Python threads); the list of its results, in order."""
-        nt = max(1, min(self.num_threads, len(rows)))
-        if nt == 1:
-            return [fn(rows)]
-        bounds = np.linspace(0, len(rows), nt + 1).astype(int)
-        return list(_executor(nt).map(lambda i: fn(rows[bounds[i]:bounds[i + 1]]), range(nt)))
+        return in_chunks(fn, rows, self.num_threads)
 
     def _capture_x(self, msg_vn, it, x_hat):
         """Sionna v2c callback: keep the a posteriori LLRs of all VNs."""

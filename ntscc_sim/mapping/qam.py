@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._threads import in_chunks
 from ._demap_kernel import demap_qam
 
 __all__ = ["QAMDemapper", "QAMMapper", "pam_levels", "qam_constellation"]
@@ -67,15 +68,20 @@ class QAMMapper:
     def __init__(self, num_bits_per_symbol: int):
         self.num_bits_per_symbol = _check_bits_per_symbol(num_bits_per_symbol)
         self.points = qam_constellation(self.num_bits_per_symbol)
-        self._weights = (1 << np.arange(self.num_bits_per_symbol - 1, -1, -1)).astype(np.int64)
 
     def __call__(self, bits) -> np.ndarray:
         bits = np.asarray(bits)
         m = self.num_bits_per_symbol
         if bits.ndim == 0 or bits.shape[-1] % m:
             raise ValueError(f"the last dimension of bits ({bits.shape}) must be a multiple of {m}")
-        groups = bits.reshape(bits.shape[:-1] + (bits.shape[-1] // m, m)).astype(np.int64)
-        return self.points[groups @ self._weights]
+        if bits.dtype.kind not in "iub":
+            bits = bits.astype(np.uint8)
+        groups = bits.reshape(bits.shape[:-1] + (bits.shape[-1] // m, m))
+        index = groups[..., 0].astype(np.intp)
+        for j in range(1, m):
+            index <<= 1
+            index |= groups[..., j]
+        return self.points[index]
 
 
 class QAMDemapper:
@@ -87,6 +93,8 @@ class QAMDemapper:
         m (2: QPSK, 4: 16QAM, 6: 64QAM, 8: 256QAM).
     method : {"app", "maxlog"}
         Exact log-sum-exp or max-log LLRs.
+    num_threads : int
+        Threads (chunks of symbols handled by the GIL-free kernel); results never depend on it.
 
     Input: ``y`` complex [..., N] (numpy or torch) received symbols; ``no`` noise variance,
     a scalar or an array broadcastable to ``y`` (clamped at float32's smallest normal).
@@ -101,11 +109,12 @@ class QAMDemapper:
     [0, 1, 1, 0]
     """
 
-    def __init__(self, num_bits_per_symbol: int, method: str = "app"):
+    def __init__(self, num_bits_per_symbol: int, method: str = "app", num_threads: int = 1):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.num_bits_per_symbol = _check_bits_per_symbol(num_bits_per_symbol)
         self.method = method
+        self.num_threads = int(num_threads)
         self._levels, self._labels = pam_levels(self.num_bits_per_symbol)
 
     def __call__(self, y, no) -> np.ndarray:
@@ -119,7 +128,13 @@ class QAMDemapper:
         else:
             no = np.ascontiguousarray(np.broadcast_to(no, shape)).reshape(-1)
         out = np.empty((yr.size, self.num_bits_per_symbol), dtype=np.float32)
-        demap_qam(yr, yi, no, self._levels, self._labels, self.method == "app", out)
+        exact = self.method == "app"
+
+        def run(idx):
+            a, b = (idx[0], idx[-1] + 1) if idx.size else (0, 0)
+            demap_qam(yr[a:b], yi[a:b], no if no.size == 1 else no[a:b], self._levels, self._labels, exact, out[a:b])
+
+        in_chunks(run, np.arange(yr.size), self.num_threads)
         return out.reshape(shape[:-1] + (shape[-1] * self.num_bits_per_symbol,))
 
 
