@@ -3,39 +3,23 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
-from pytorch_msssim.ssim import _fspecial_gauss_1d, _ssim
 
 from ntscc_sim import metrics
 from ntscc_sim.metrics import ms_ssim_value, quality
+from ntscc_sim.models.ntc_task import ms_ssim_torch
 
 from conftest import KODAK
 
 
 def _reference(ref: np.ndarray, out: np.ndarray) -> float:
-    """pytorch-msssim in float64: ``ms_ssim`` for short side > 160, else as many scales as fit
-    (weights renormalised, unpadded pooling, smaller window below 11 px): the code replaced."""
+    """pytorch-msssim in float64, the code replaced: ``ms_ssim`` for short side > 160, else as
+    many scales as fit (the same path as the training loss ``ms_ssim_torch``, on [0, 1] images)."""
     x = torch.from_numpy(np.ascontiguousarray(ref)).permute(2, 0, 1)[None].double()
     y = torch.from_numpy(np.ascontiguousarray(out)).permute(2, 0, 1)[None].double()
-    short = min(ref.shape[:2])
-    if short > 160:
+    if min(ref.shape[:2]) > 160:
         return float(ms_ssim(x, y, data_range=255.0))
-    levels = 1
-    while levels < 5 and short > 10 * 2**levels:
-        levels += 1
-    win_size = 11 if short >= 11 else (short if short % 2 == 1 else short - 1)
-    win = _fspecial_gauss_1d(win_size, 1.5).repeat(3, 1, 1, 1).to(x)
-    weights = torch.tensor((0.0448, 0.2856, 0.3001, 0.2363, 0.1333)[:levels], dtype=x.dtype)
-    weights = weights / weights.sum()
-    values = []
-    for i in range(levels):
-        ssim_c, cs = _ssim(x, y, win=win, data_range=255.0, size_average=False)
-        if i < levels - 1:
-            values.append(torch.relu(cs))
-            x, y = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
-    values.append(torch.relu(ssim_c))
-    return float(torch.prod(torch.stack(values) ** weights.view(-1, 1, 1), dim=0).mean())
+    return float(ms_ssim_torch(x / 255.0, y / 255.0))
 
 
 def _noisy(img, sigma, seed):
