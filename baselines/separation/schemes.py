@@ -131,7 +131,7 @@ class BPGLDPCScheme(_SeparationBase):
     def run(self, config, snr_db, images, seeds):
         mcs = self._mcs[config["mcs"]]
         k = self.params["code"]["k"]
-        link = DigitalLink(mcs, self.channel, k=k, decoder=self.params["decoder"], num_iter=self.params["num_iter"], demapper=self.params["demapper"])
+        link = DigitalLink(mcs, self.channel, k=k, decoder=self.params["decoder"], num_iter=self.params["num_iter"], demapper=self.params.get("demapper", "app"))
         plan = []
         for image_id, img in images:
             uses = math.floor(config["target_cbr"] * 3 * img.shape[0] * img.shape[1])
