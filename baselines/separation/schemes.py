@@ -86,6 +86,7 @@ class BPGLDPCScheme(_SeparationBase):
         "fallback": Field("str", default="grey", choices=("grey", "mean")),
         "decoder": Field("str", default="minsum", choices=("minsum", "sionna-bp")),
         "num_iter": Field("int", default=20, min=1, max=200),
+        "demapper": Field("str", default="app", choices=("app", "maxlog", "sionna-app"), doc="QAM LLRs: exact (ours), max-log, or Sionna's Demapper('app')"),
         "residual_errors": Field("bool", default=False, doc="pass CRC-failed bits to the BPG decoder"),
         "backend": Field("str", default="auto", choices=("auto", "bpgenc", "x265")),
         "compress_level": Field("int", default=8, min=1, max=9, doc="bpgenc -m (8 = its default, x265 veryslow)"),
@@ -129,7 +130,7 @@ class BPGLDPCScheme(_SeparationBase):
     def run(self, config, snr_db, images, seeds):
         mcs = self._mcs[config["mcs"]]
         k = self.params["code"]["k"]
-        link = DigitalLink(mcs, self.channel, k=k, decoder=self.params["decoder"], num_iter=self.params["num_iter"])
+        link = DigitalLink(mcs, self.channel, k=k, decoder=self.params["decoder"], num_iter=self.params["num_iter"], demapper=self.params.get("demapper", "app"))
         plan = []
         for image_id, img in images:
             uses = math.floor(config["target_cbr"] * 3 * img.shape[0] * img.shape[1])

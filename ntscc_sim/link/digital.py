@@ -1,7 +1,9 @@
 """A digital link: bytes -> CRC + 5G LDPC code blocks -> QAM -> channel -> bytes.
 
-Components: Sionna's ``LDPC5GEncoder`` (through :class:`ntscc_sim.fec.LDPCCode`),
-Sionna's QAM ``Mapper``/``Demapper`` ("app"), the scenario's channel
+Components: the 5G LDPC code :class:`ntscc_sim.fec.LDPCCode` (numba QC encoder,
+bit-exact with Sionna's ``LDPC5GEncoder``), Gray QAM from :mod:`ntscc_sim.mapping`
+(exact "app" LLRs by default; ``demapper="sionna-app"`` uses Sionna's
+``Mapper``/``Demapper("app")`` instead), the scenario's channel
 (:class:`ntscc_sim.channels.Channel`, perfect-CSI zero-forcing equalisation with
 the per-symbol effective noise given to the demapper) and the configured LDPC
 decoder. Code blocks of many images are decoded together in large batches.
@@ -17,6 +19,7 @@ from sionna.phy.mapping import Demapper, Mapper
 
 from ntscc_sim.channels import Channel, noise_variance
 from ntscc_sim.fec import LDPCCode, crc_attach, crc_check
+from ntscc_sim.mapping import QAMDemapper, QAMMapper
 
 from .budget import CRC_BITS, LENGTH_BITS, channel_bits, segment
 from .mcs import MCS
@@ -27,9 +30,17 @@ def _code(k: int, n: int, decoder: str, num_iter: int) -> LDPCCode:
     return LDPCCode(k=k, n=n, decoder=decoder, num_iter=num_iter)
 
 
+DEMAPPERS = ("app", "maxlog", "sionna-app")
+
+
 @lru_cache(maxsize=8)
-def _mapper(bps: int):
-    return Mapper("qam", bps), Demapper("app", "qam", bps)
+def _mapper(bps: int, demapper: str = "app"):
+    """(bits uint8 [1, n] -> complex64 tensor [1, n/bps], (y, no) -> float32 [1, n] logits)."""
+    if demapper == "sionna-app":
+        sm, sd = Mapper("qam", bps), Demapper("app", "qam", bps)
+        return (lambda bits: sm(torch.from_numpy(bits.astype(np.float32)))), (lambda y, no: sd(y, no).numpy())
+    m = QAMMapper(bps)
+    return (lambda bits: torch.from_numpy(m(bits))), QAMDemapper(bps, demapper)
 
 
 def bytes_to_bits(data: bytes) -> np.ndarray:
@@ -75,6 +86,7 @@ class DigitalLink:
     channel : :class:`ntscc_sim.channels.Channel`.
     k : information bits per full code block (CRC included), default 4096.
     decoder : ``minsum`` (numba layered normalised min-sum, default) or ``sionna-bp``.
+    demapper : ``app`` (exact LLRs, ntscc_sim.mapping, default), ``maxlog`` or ``sionna-app``.
 
     ``send(payloads, snr_db, seeds)`` returns, per image, the received bytes or
     ``None`` when any code block fails its CRC (or the length field is invalid).
@@ -86,9 +98,11 @@ class DigitalLink:
     b'hello world'
     """
 
-    def __init__(self, mcs: MCS, channel: Channel, k: int = 4096, decoder: str = "minsum", num_iter: int = 20):
+    def __init__(self, mcs: MCS, channel: Channel, k: int = 4096, decoder: str = "minsum", num_iter: int = 20, demapper: str = "app"):
+        if demapper not in DEMAPPERS:
+            raise ValueError(f"demapper must be one of {DEMAPPERS}, got {demapper!r}")
         self.mcs, self.channel, self.k = mcs, channel, k
-        self.decoder, self.num_iter = decoder, num_iter
+        self.decoder, self.num_iter, self.demapper = decoder, num_iter, demapper
 
     def prepare(self, payload: bytes) -> Transmission:
         return Transmission(payload, self.mcs, self.k)
@@ -96,7 +110,7 @@ class DigitalLink:
     def send(self, payloads, snr_db: float, seeds, residual_errors: bool = False):
         txs = [self.prepare(p) for p in payloads]
         bps = self.mcs.bits_per_symbol
-        mapper, demapper = _mapper(bps)
+        mapper, demapper = _mapper(bps, self.demapper)
         # encode per block type, then map and send each image with its own seed
         groups: dict[tuple, list] = {}
         coded = []
@@ -116,11 +130,10 @@ class DigitalLink:
         llrs = []
         no = noise_variance(snr_db)
         for tx, cw, seed in zip(txs, coded, seeds):
-            bits = np.concatenate(cw).astype(np.float32)
-            x = mapper(torch.from_numpy(bits)[None])
+            x = mapper(np.concatenate(cw)[None])
             y, h = self.channel(x, snr_db, seed=seed)
             x_hat, no_eff = Channel.equalize(y, h, no)
-            llr = demapper(x_hat, no_eff if self.channel.kind != "awgn" else torch.tensor(no, dtype=torch.float32)).numpy()[0]
+            llr = demapper(x_hat, no_eff if self.channel.kind != "awgn" else torch.tensor(no, dtype=torch.float32))[0]
             llrs.append(llr)
         # decode all blocks of the same shape together
         decoded = [[None] * len(tx.blocks) for tx in txs]

@@ -88,7 +88,7 @@ def ms_ssim_torch(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Differentiable MS-SSIM per image, [B], for images in [0, 1] of any size >= 8 px.
 
     Uses as many of the 5 standard scales as fit (weights renormalised), as
-    :func:`ntscc_sim.metrics.ms_ssim_value` does for evaluation.
+    :func:`ntscc_sim.metrics.ms_ssim_value` does for evaluation (same values, tests/test_metrics.py).
     """
     from pytorch_msssim.ssim import _fspecial_gauss_1d, _ssim
 
