@@ -7,7 +7,7 @@ from pytorch_msssim import ms_ssim
 
 from ntscc_sim import metrics
 from ntscc_sim.metrics import ms_ssim_value, quality
-from ntscc_sim.models.ntc_task import ms_ssim_torch
+from ntscc_sim.train.tasks.ntc import ms_ssim_torch
 
 from conftest import KODAK
 
