@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .config import resolve_device
 from .datasets import DatasetError, build_dataset
+from .executors import ExecutorError, get_executor
 from .scenario import ScenarioError, load_scenario
 from .store import ResultStore, atomic_write_json, snr_text
 
@@ -35,16 +36,23 @@ def parse_args(argv=None):
     p.add_argument("scenario", help="scenario YAML file, e.g. scenarios/quickstart.yaml")
     p.add_argument("--out", help="output folder (default: results/<scenario name>/)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the scenario's device")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
+    p.add_argument("--workers", type=int, help="worker processes (local, default 1) or CPUs of a local Ray instance / "
+                   "tasks in flight on a cluster (ray); results do not depend on it")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where work units run: this machine (default) or Ray tasks (docs/scaling.md)")
+    p.add_argument("--address", help="ray: the cluster to join ('auto' = the one started on this machine with "
+                   "`ray start --head`, or HOST:PORT); default: start a local Ray instance")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1: predictable on shared machines)")
     p.add_argument("--dry-run", action="store_true", help="validate and print the expanded sweep, compute nothing")
     p.add_argument("--no-report", action="store_true", help="skip tables and figures at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         p.error(f"--workers must be >= 1, got {args.workers}")
     if args.threads < 1:
         p.error(f"--threads must be >= 1, got {args.threads}")
+    if args.address and args.executor != "ray":
+        p.error("--address needs --executor ray")
     return args
 
 
@@ -199,9 +207,13 @@ def main(argv=None) -> int:
             return 0
         fp = fingerprint(data, schemes)
         check_compatible(out_dir, fp)
-        if data["device"] == "cuda":
+        if data["device"] == "cuda" and args.executor == "local":
             resolve_device("cuda")
-    except (ScenarioError, UsageError) as exc:
+        executor = get_executor(args.executor, workers=args.workers, threads=args.threads, address=args.address)
+        if data["device"] == "cuda" and args.executor == "ray" and not executor.gpus:
+            executor.close()
+            raise UsageError("device: 'cuda' was asked for but the Ray cluster has no GPU")
+    except (ScenarioError, UsageError, ExecutorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
@@ -209,7 +221,10 @@ def main(argv=None) -> int:
         return 2
 
     try:
-        return _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp)
+        return _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp, executor)
+    except ExecutorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished points are saved in {out_dir}/points.csv — rerun the same command to resume", file=sys.stderr)
         return 130
@@ -217,12 +232,14 @@ def main(argv=None) -> int:
         traceback.print_exc()
         print(f"error: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        executor.close()
 
 
-def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp) -> int:
+def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp, executor) -> int:
     from tqdm import tqdm
 
-    from . import sweep
+    from .executors import SweepJob
     from .sweep import columns_for
 
     import torch
@@ -237,6 +254,7 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
         "seed": data["seed"],
         "device": device,
         "workers": args.workers,
+        "executor": args.executor,
         "versions": package_versions(),
         "git_commit": git_commit(),
         "fingerprint": fp,
@@ -254,26 +272,14 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
 
     scheme_seconds: dict[str, float] = {}
     bar = tqdm(total=n_points, unit="pt", disable=args.quiet, dynamic_ncols=True, file=sys.stderr)
-    if args.workers == 1 or len(pending) <= 1:
-        sweep.init_worker(data, device, out_dir, cache_dir)
-        for u in pending:
-            bar.set_postfix_str(f"{u.scheme} {u.config_key} {snr_text(u.snr_db)} dB", refresh=False)
-            ts = time.time()
-            rows = sweep.run_unit(u)
-            scheme_seconds[u.scheme] = scheme_seconds.get(u.scheme, 0.0) + time.time() - ts
-            store.append(rows)
-            bar.update(len(rows))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=sweep.init_worker, initargs=(data, device, str(out_dir), cache_dir, args.threads)) as pool:
-            futures = {pool.submit(sweep.run_unit, u): u for u in pending}
-            for fut in as_completed(futures):
-                rows = fut.result()
-                store.append(rows)
-                bar.update(len(rows))
+    job = SweepJob(data, device, str(out_dir), cache_dir, args.threads, dataset, schemes)
+    ts = time.time()
+    for u, rows in executor.map_units(pending, job):
+        scheme_seconds[u.scheme] = scheme_seconds.get(u.scheme, 0.0) + time.time() - ts
+        ts = time.time()
+        store.append(rows)
+        bar.set_postfix_str(f"{executor.status()} | {u.scheme} {u.config_key} {snr_text(u.snr_db)} dB", refresh=False)
+        bar.update(len(rows))
     bar.close()
 
     # derived rows (e.g. MCS envelopes), canonical order, summary, report

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["load_model", "resolve_checkpoint"]
+__all__ = ["checkpoint_files", "load_model", "resolve_checkpoint"]
 
 
 def resolve_checkpoint(name_or_path: str) -> str:
@@ -18,6 +18,14 @@ def resolve_checkpoint(name_or_path: str) -> str:
     except ImportError:  # zoo not installed: only paths work
         raise FileNotFoundError(f"checkpoint not found: {name_or_path}") from None
     return str(resolve(str(name_or_path)))
+
+
+def checkpoint_files(names) -> list[str]:
+    """Absolute paths of the checkpoint files behind zoo names / paths (a scheme's ``assets()``)."""
+    from ntscc_sim.train.checkpoint import checkpoint_file
+
+    names = [names] if isinstance(names, str) else names
+    return [str(checkpoint_file(resolve_checkpoint(n)).absolute()) for n in names]
 
 
 def checkpoint_list_check(label: str):

@@ -13,6 +13,7 @@ Example
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from pathlib import Path
@@ -88,9 +89,22 @@ def checkpoint_file(path) -> Path:
     return p
 
 
+_PRELOADED: dict[str, bytes] = {}
+
+
+def preload(files: dict) -> None:
+    """Serve these checkpoint files from memory: ``{absolute path: file bytes}`` (e.g. shipped once
+    through Ray's object store); :func:`read_checkpoint` of such a path reads no disk."""
+    _PRELOADED.update({str(k): v for k, v in files.items()})
+
+
 def read_checkpoint(path, map_location="cpu") -> dict:
     """The raw checkpoint dict, loaded with ``weights_only=True``."""
-    ckpt = torch.load(checkpoint_file(path), map_location=map_location, weights_only=True)
+    data = _PRELOADED.get(str(Path(path).absolute()))
+    if data is None and _PRELOADED:
+        data = _PRELOADED.get(str(checkpoint_file(path).absolute()))
+    source = io.BytesIO(data) if data is not None else checkpoint_file(path)
+    ckpt = torch.load(source, map_location=map_location, weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path}: not an ntscc_sim checkpoint (format {FORMAT})")
     return ckpt
