@@ -4,8 +4,9 @@ workers (a local Ray instance with 1 or 2 CPUs), side by side.
 Every run is a fresh ``python -m ntscc_sim.run`` process with its own output folder and its own
 empty encode cache (so BPG encodes are paid by every run), one torch thread per process. Reported:
 wall time of the command (includes Python and Ray start-up), the sweep time from ``run.json``
-(``timings.total_s``: units only), the speed-up over 1 Ray worker, whether every ``points.csv``
-is byte-identical, and the machine's load average (other jobs share the cores).
+(``timings.total_s``: units only), the speed-up over 1 Ray worker, the CPU seconds of the whole
+process tree and the cores it actually got (CPU s / wall s), whether every ``points.csv`` is
+byte-identical, and the machine's load average (other jobs share the cores).
 
     python benchmarks/ray_scaling.py                  # 24 Kodak images (~15 min on 2 idle cores)
     python benchmarks/ray_scaling.py --images 4       # a quicker look
@@ -15,6 +16,7 @@ is byte-identical, and the machine's load average (other jobs share the cores).
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -51,13 +53,17 @@ def run_one(label, scenario_file, out, cache):
     cmd = [sys.executable, "-m", "ntscc_sim.run", str(scenario_file), "--out", str(out), "--quiet", "--no-report",
            *RUNS[label]]
     load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the whole process tree (Ray's too, once reaped)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"{label} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     info = json.loads((out / "run.json").read_text())
     return {"run": label, "wall_s": wall, "sweep_s": info["timings"]["total_s"], "points": info["points"],
+            "cpu_s": cpu, "cores_used": cpu / wall,
             "load_before": load, "load_after": os.getloadavg()[0],
             "csv": (out / "points.csv").read_bytes()}
 
@@ -68,7 +74,8 @@ def main(argv=None) -> int:
     p.add_argument("--images", type=int, default=24, help="first N Kodak images (default all 24)")
     p.add_argument("--snr", type=float, nargs="+", default=[8.0, 10.0, 12.0, 14.0], help="SNRs in dB")
     p.add_argument("--cbr", nargs="+", default=["1/32", "1/16"], help="target CBRs")
-    p.add_argument("--runs", nargs="+", choices=tuple(RUNS), default=list(RUNS), help="which runs, in this order")
+    p.add_argument("--runs", nargs="+", choices=tuple(RUNS), default=list(RUNS),
+                   help="which runs, in this order (repeats allowed, e.g. ray1 ray2 ray1 ray2)")
     p.add_argument("--out", help="keep the run folders here (default: a temporary folder)")
     p.add_argument("--json", help="also write the table as JSON to this file")
     args = p.parse_args(argv)
@@ -81,18 +88,20 @@ def main(argv=None) -> int:
     print(f"BPG + LDPC 16QAM 2/3 on {args.images} Kodak image(s) x {len(args.snr)} SNR x {len(args.cbr)} CBR "
           f"= {units} one-image units; {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
     rows = []
-    for label in args.runs:
-        rows.append(run_one(label, sc, root / label, root / f"cache-{label}"))
+    for i, label in enumerate(args.runs):
+        rows.append(run_one(label, sc, root / f"{i}-{label}", root / f"cache-{i}-{label}"))
         r = rows[-1]
-        print(f"  {label:6s} wall {r['wall_s']:7.1f} s  sweep {r['sweep_s']:7.1f} s  load {r['load_before']:.1f} -> {r['load_after']:.1f}",
-              flush=True)
+        print(f"  {label:6s} wall {r['wall_s']:7.1f} s  sweep {r['sweep_s']:7.1f} s  CPU {r['cpu_s']:7.1f} s  "
+              f"load {r['load_before']:.1f} -> {r['load_after']:.1f}", flush=True)
     base = next((r for r in rows if r["run"] == "ray1"), rows[0])
     identical = all(r["csv"] == rows[0]["csv"] for r in rows)
-    print(f"\n| run | wall s | sweep s | s / unit | speed-up vs {base['run']} (sweep) | load avg (1 min) before -> after |")
-    print("|---|---|---|---|---|---|")
+    print(f"\n| run | wall s | sweep s | s / unit | speed-up vs {base['run']} (sweep) | CPU s (all processes) | cores used | "
+          "load avg (1 min) before -> after |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['run']} | {r['wall_s']:.1f} | {r['sweep_s']:.1f} | {r['sweep_s'] / units:.2f} | "
-              f"{base['sweep_s'] / r['sweep_s']:.2f}x | {r['load_before']:.1f} -> {r['load_after']:.1f} |")
+              f"{base['sweep_s'] / r['sweep_s']:.2f}x | {r['cpu_s']:.1f} | {r['cores_used']:.2f} | "
+              f"{r['load_before']:.1f} -> {r['load_after']:.1f} |")
     print(f"\npoints.csv identical across runs: {identical}")
     if args.json:
         Path(args.json).write_text(json.dumps({"units": units, "identical": identical, "cores": os.cpu_count(),

@@ -5,16 +5,13 @@ One local Ray instance for the module, limited to the CI machine's 2 cores.
 """
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import ray
 
-from conftest import REPO, python_cmd, tiny_scenario, write_yaml
+from conftest import REPO, kill_9_after_rows, tiny_scenario, write_yaml
 from ntscc_sim.run import main
 from ntscc_sim.train.__main__ import main as train_main
 from test_train import image_dirs, tiny_config  # noqa: F401  (fixture)
@@ -106,18 +103,9 @@ def test_worker_killed_mid_unit_is_retried_once(tmp_path, ray_local, reference, 
 def test_kill_9_driver_then_resume_equals_local(tmp_path, ray_local, reference):
     f = write_yaml(tmp_path / "s.yaml", _scenario())
     out = tmp_path / "killed"
-    proc = subprocess.Popen(python_cmd() + [str(f), "--out", str(out), "--quiet", "--executor", "ray",
-                                            "--address", ray_local], cwd=REPO, env={**os.environ},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     points = out / "points.csv"
-    deadline = time.time() + 180
-    while time.time() < deadline and proc.poll() is None:
-        if points.exists() and points.read_text().count("\n") >= 8:
-            break
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    partial = points.read_text().count("\n") - 1
+    partial = kill_9_after_rows([str(f), "--out", str(out), "--quiet", "--executor", "ray", "--address", ray_local],
+                                points, 8, timeout=180)
     assert 0 < partial < 30, f"kill landed outside the sweep ({partial} rows)"
     with open(points, "a") as fh:  # a row cut mid-write by the kill
         fh.write("ldpc,bpg-ldpc,target_cbr=0.08")
@@ -150,6 +138,9 @@ def test_preloaded_checkpoints_are_read_from_memory(tmp_path, monkeypatch):
     moved = tmp_path / "elsewhere" / "model.pt"  # a path this machine does not have
     checkpoint.preload({str(moved): data})
     assert checkpoint.read_checkpoint(moved)["config"] == checkpoint.read_checkpoint(path)["config"]
+    from ntscc_sim.zoo import resolve
+
+    assert resolve(moved.parent) == moved  # a run folder that only exists on the driver
 
 
 def test_without_ray_a_clear_message_and_exit_2(tmp_path, monkeypatch, capsys):
@@ -167,3 +158,11 @@ def test_ntscc_sim_does_not_import_ray():
             "get_executor('local', workers=2)\n"
             "assert 'ray' not in sys.modules, 'ray was imported'\n")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=120)
+
+
+def test_unreachable_address_is_a_usage_error():
+    from ntscc_sim.executors import ExecutorError
+    from ntscc_sim.executors.ray_executor import _check_reachable
+
+    with pytest.raises(ExecutorError, match="127.0.0.1:1"):
+        _check_reachable("127.0.0.1:1")

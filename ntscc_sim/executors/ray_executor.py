@@ -35,6 +35,20 @@ def import_ray():
     return ray
 
 
+def _check_reachable(address: str) -> None:
+    """Fail fast on an unreachable ``HOST:PORT`` (Ray itself retries for minutes)."""
+    import socket
+
+    if address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except (OSError, ValueError) as exc:
+        raise ExecutorError(f"--address {address}: no Ray cluster answers there ({exc}); start one with "
+                            "`ray start --head` or omit --address for a local instance") from None
+
+
 # --- what runs in a Ray worker -------------------------------------------------------------
 def _run_unit_task(token: str, setup: dict, images: dict, assets: dict, unit):
     """Rows of one unit; the worker process sets itself up once per sweep (``token``)."""
@@ -79,6 +93,7 @@ class RayExecutor:
         if not ray.is_initialized():
             kwargs = {"include_dashboard": False, "logging_level": "WARNING"}
             if address:
+                _check_reachable(address)
                 kwargs["address"] = address
             elif workers:
                 kwargs["num_cpus"] = workers
@@ -156,8 +171,15 @@ class RayExecutor:
                     u = in_flight.pop(ref)
                     yield u, self._get(ref, f"unit {u.scheme} {u.config_key} {u.snr_db:g} dB {list(u.images)}")
         finally:
-            for ref in in_flight:
-                ray.cancel(ref, force=True)
+            self._cancel(in_flight)
+
+    def _cancel(self, refs) -> None:
+        """Stop the tasks still running (driver interrupted or a unit failed)."""
+        for ref in refs:
+            try:
+                self.ray.cancel(ref, force=True)
+            except Exception:  # already finished, or Ray is shutting down
+                pass
 
     def _get(self, ref, what: str):
         try:
@@ -191,8 +213,7 @@ class RayExecutor:
                     except RuntimeError as exc:
                         yield r, exc
         finally:
-            for ref in in_flight:
-                ray.cancel(ref, force=True)
+            self._cancel(in_flight)
 
     def close(self) -> None:
         if self._owns and self.ray.is_initialized():

@@ -98,6 +98,15 @@ def preload(files: dict) -> None:
     _PRELOADED.update({str(k): v for k, v in files.items()})
 
 
+def preloaded_path(path) -> Path | None:
+    """The preloaded checkpoint file behind ``path`` (a file or a run folder), or None."""
+    p = Path(path).expanduser().absolute()
+    for candidate in (p, p / MODEL_FILE, p / RESUME_FILE):
+        if str(candidate) in _PRELOADED:
+            return candidate
+    return None
+
+
 def read_checkpoint(path, map_location="cpu") -> dict:
     """The raw checkpoint dict, loaded with ``weights_only=True``."""
     data = _PRELOADED.get(str(Path(path).absolute()))
