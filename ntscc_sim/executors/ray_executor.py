@@ -100,8 +100,9 @@ class RayExecutor:
             try:
                 ray.init(**kwargs)
             except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise ExecutorError(f"--address {address}: cannot connect to a Ray cluster ({exc}); "
-                                    "start one with `ray start --head` or omit --address for a local instance") from None
+                where = f"--address {address}: cannot connect to a Ray cluster" if address else "cannot start a local Ray instance"
+                raise ExecutorError(f"{where} ({exc}); start one with `ray start --head`, or omit --address "
+                                    "for a local instance") from None
             self._owns = True
         resources = ray.cluster_resources()
         self.cpus = int(resources.get("CPU", 0))
