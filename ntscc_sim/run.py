@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .config import resolve_device
 from .datasets import DatasetError, build_dataset
+from .executors import ExecutorError, get_executor
 from .scenario import ScenarioError, load_scenario
 from .store import ResultStore, atomic_write_json, snr_text
 
@@ -37,16 +38,23 @@ def parse_args(argv=None):
     p.add_argument("--overwrite", action="store_true",
                    help="recompute rows computed under another fingerprint (changed weights, code version or parameters) instead of stopping")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the scenario's device")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
+    p.add_argument("--workers", type=int, help="worker processes (local, default 1) or CPUs of a local Ray instance / "
+                   "tasks in flight on a cluster (ray); results do not depend on it")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where work units run: this machine (default) or Ray tasks (docs/scaling.md)")
+    p.add_argument("--address", help="ray: the cluster to join ('auto' = the one started on this machine with "
+                   "`ray start --head`, or HOST:PORT); default: start a local Ray instance")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1: predictable on shared machines)")
     p.add_argument("--dry-run", action="store_true", help="validate and print the expanded sweep, compute nothing")
     p.add_argument("--no-report", action="store_true", help="skip tables and figures at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         p.error(f"--workers must be >= 1, got {args.workers}")
     if args.threads < 1:
         p.error(f"--threads must be >= 1, got {args.threads}")
+    if args.address and args.executor != "ray":
+        p.error("--address needs --executor ray")
     return args
 
 
@@ -205,9 +213,13 @@ def main(argv=None) -> int:
             return 0
         fp = fingerprint(data, schemes)
         drop = check_compatible(out_dir, fp, args.overwrite)
-        if data["device"] == "cuda":
+        if data["device"] == "cuda" and args.executor == "local":
             resolve_device("cuda")
-    except (ScenarioError, UsageError) as exc:
+        executor = get_executor(args.executor, workers=args.workers, threads=args.threads, address=args.address)
+        if data["device"] == "cuda" and args.executor == "ray" and not executor.gpus:
+            executor.close()
+            raise UsageError("device: 'cuda' was asked for but the Ray cluster has no GPU")
+    except (ScenarioError, UsageError, ExecutorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
@@ -215,7 +227,10 @@ def main(argv=None) -> int:
         return 2
 
     try:
-        return _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp, drop)
+        return _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp, executor, drop)
+    except ExecutorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished points are saved in {out_dir}/points.csv — rerun the same command to resume", file=sys.stderr)
         return 130
@@ -223,6 +238,8 @@ def main(argv=None) -> int:
         traceback.print_exc()
         print(f"error: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        executor.close()
 
 
 def _row_filter(drop):
@@ -234,10 +251,10 @@ def _row_filter(drop):
     return lambda scheme: any(scheme == n or scheme.startswith(f"{n} [") for n in drop)
 
 
-def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp, drop=None) -> int:
+def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cache_dir, device, fp, executor, drop=None) -> int:
     from tqdm import tqdm
 
-    from . import sweep
+    from .executors import SweepJob
     from .schemes.base import BASE_COLUMNS
     from .sweep import columns_for
 
@@ -259,6 +276,7 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
         "seed": data["seed"],
         "device": device,
         "workers": args.workers,
+        "executor": args.executor,
         "versions": package_versions(),
         "git_commit": git_commit(),
         "fingerprint": fp,
@@ -276,26 +294,14 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
 
     scheme_seconds: dict[str, float] = {}
     bar = tqdm(total=n_points, unit="pt", disable=args.quiet, dynamic_ncols=True, file=sys.stderr)
-    if args.workers == 1 or len(pending) <= 1:
-        sweep.init_worker(data, device, out_dir, cache_dir)
-        for u in pending:
-            bar.set_postfix_str(f"{u.scheme} {u.config_key} {snr_text(u.snr_db)} dB", refresh=False)
-            ts = time.time()
-            rows = sweep.run_unit(u)
-            scheme_seconds[u.scheme] = scheme_seconds.get(u.scheme, 0.0) + time.time() - ts
-            store.append(rows)
-            bar.update(len(rows))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=sweep.init_worker, initargs=(data, device, str(out_dir), cache_dir, args.threads)) as pool:
-            futures = {pool.submit(sweep.run_unit, u): u for u in pending}
-            for fut in as_completed(futures):
-                rows = fut.result()
-                store.append(rows)
-                bar.update(len(rows))
+    job = SweepJob(data, device, str(out_dir), cache_dir, args.threads, dataset, schemes)
+    ts = time.time()
+    for u, rows in executor.map_units(pending, job):
+        scheme_seconds[u.scheme] = scheme_seconds.get(u.scheme, 0.0) + time.time() - ts
+        ts = time.time()
+        store.append(rows)
+        bar.set_postfix_str(f"{executor.status()} | {u.scheme} {u.config_key} {snr_text(u.snr_db)} dB", refresh=False)
+        bar.update(len(rows))
     bar.close()
 
     # derived rows (e.g. MCS envelopes), canonical order, summary, report

@@ -2,9 +2,10 @@
 
 A :class:`WorkUnit` is an independent, serialisable unit of work — one scheme
 configuration at one SNR on a handful of images — that maps its inputs to one
-result row per image. Units can run in this process or in a pool of worker
-processes (``--workers``); per-image seeds come from :func:`ntscc_sim.config.derive_seed`
-so the numbers never depend on the grouping.
+result row per image. Units run through an executor (:mod:`ntscc_sim.executors`):
+this process, a pool of worker processes (``--workers``) or Ray tasks; per-image
+seeds come from :func:`ntscc_sim.config.derive_seed` so the numbers never depend
+on the grouping.
 """
 
 from __future__ import annotations
@@ -95,14 +96,14 @@ def image_seed(scenario_seed: int, unit: WorkUnit, image_id: str) -> int:
 _STATE: dict = {}
 
 
-def init_worker(scenario: dict, device: str, out_dir, cache_dir, threads: int | None = None) -> None:
-    """Per-process setup: dataset, schemes (lazily set up on first use)."""
+def init_worker(scenario: dict, device: str, out_dir, cache_dir, threads: int | None = None, dataset=None) -> None:
+    """Per-process setup: dataset (built from the scenario unless given), schemes (lazily set up on first use)."""
     if threads:
         import torch
 
         torch.set_num_threads(threads)
     _STATE["scenario"] = scenario
-    _STATE["dataset"] = build_dataset(scenario["dataset"])
+    _STATE["dataset"] = dataset if dataset is not None else build_dataset(scenario["dataset"])
     _STATE["schemes"] = build_schemes(scenario, resolve_device(device), out_dir, cache_dir)
     _STATE["ready"] = set()
 

@@ -58,3 +58,22 @@ def write_yaml(path: Path, data) -> Path:
 
 def python_cmd():
     return [sys.executable, "-m", "ntscc_sim.run"]
+
+
+def kill_9_after_rows(args, points: Path, rows: int, timeout: float = 120) -> int:
+    """Start ``python -m ntscc_sim.run ARGS``, SIGKILL it once ``points`` holds ``rows`` lines
+    (or at ``timeout``); return the number of finished rows left in ``points``."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(python_cmd() + list(args), cwd=REPO, env={**os.environ},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if points.exists() and points.read_text().count("\n") >= rows:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return points.read_text().count("\n") - 1 if points.exists() else 0

@@ -1,14 +1,11 @@
 """Same seed -> same numbers; kill -9 + rerun == uninterrupted run; --workers / batch size do not matter."""
 
 import copy
-import os
-import signal
-import subprocess
 import time
 
 import pandas as pd
 
-from conftest import REPO, python_cmd, tiny_scenario, write_yaml
+from conftest import kill_9_after_rows, tiny_scenario, write_yaml
 from ntscc_sim.run import main
 
 
@@ -53,17 +50,8 @@ def test_kill_9_then_resume_equals_uninterrupted(tmp_path):
     ref = _run(tmp_path, sc, tmp_path / "ref")
     f = write_yaml(tmp_path / "k.yaml", sc)
     out = tmp_path / "killed"
-    proc = subprocess.Popen(python_cmd() + [str(f), "--out", str(out), "--quiet"], cwd=REPO,
-                            env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     points = out / "points.csv"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if points.exists() and points.read_text().count("\n") >= 6:
-            break
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    partial = points.read_text().count("\n") - 1
+    partial = kill_9_after_rows([str(f), "--out", str(out), "--quiet"], points, 6)
     assert 0 < partial < 48, f"kill landed outside the sweep ({partial} rows)"
     # simulate a row cut mid-write by the kill
     with open(points, "a") as fh:

@@ -45,6 +45,7 @@ class DeepJSCCScheme(Scheme):
     """Deep JSCC (Bourtsoulatze et al. 2019) from one or more trained checkpoints."""
 
     kind = "deep-jscc"
+    uses_gpu = True
     PARAMS = {
         "checkpoint": Field("list", item=Field("str"), min_len=1, scalar_ok=True,
                             doc="zoo names or checkpoint paths (model.pt or a run folder); one configuration each"),

@@ -18,6 +18,7 @@ from .images import (
     DatasetError,
     FolderImages,
     ImageDataset,
+    InMemoryImages,
     build_dataset,
     load_image,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "DatasetError",
     "FolderImages",
     "ImageDataset",
+    "InMemoryImages",
     "build_dataset",
     "load_image",
 ]

@@ -146,6 +146,18 @@ class BuiltinImages(ImageDataset):
         return self._cache[image_id]
 
 
+class InMemoryImages(ImageDataset):
+    """Images already in memory, ``{image_id: uint8 [H, W, 3]}`` (e.g. read-only arrays from Ray's
+    object store; ``get`` returns a writable copy)."""
+
+    def __init__(self, images: dict):
+        self._images = images
+        self.ids = list(images)
+
+    def get(self, image_id: str) -> np.ndarray:
+        return np.array(self._images[image_id])
+
+
 def build_dataset(spec: dict) -> ImageDataset:
     """Build an image dataset from a validated ``dataset:`` scenario section."""
     kind = spec.get("kind")

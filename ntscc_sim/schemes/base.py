@@ -69,6 +69,7 @@ class Scheme:
     # Bump when a change of this scheme's code changes its numbers: rows computed by an older
     # version are then refused (or recomputed with --overwrite), never reused (ntscc_sim.provenance).
     version: ClassVar[str] = "1"
+    uses_gpu: ClassVar[bool] = False  # learned models: a GPU task on a cluster that has GPUs
 
     def __init__(self, name: str, params: dict, context: SchemeContext):
         self.name = name
@@ -94,6 +95,16 @@ class Scheme:
 
     def setup(self) -> None:
         """Load models, warm caches; called once per process before the first unit."""
+
+    def assets(self) -> list[str]:
+        """Heavy read-only files that :meth:`setup`/:meth:`run` read, as absolute paths; a distributed
+        executor ships them to its workers once (:func:`ntscc_sim.train.checkpoint.preload`).
+        Default: the checkpoint files of a ``checkpoint`` parameter (zoo names or paths)."""
+        if not self.params.get("checkpoint"):
+            return []
+        from ..zoo import checkpoint_files
+
+        return checkpoint_files(self.params["checkpoint"])
 
     def run(self, config: dict, snr_db: float, images: list[tuple[str, np.ndarray]], seeds: list[int]) -> list[dict]:  # pragma: no cover
         raise NotImplementedError

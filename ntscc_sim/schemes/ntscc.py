@@ -51,6 +51,7 @@ class NTSCCScheme(Scheme):
     """Trained NTSCC checkpoints; one configuration per (checkpoint, eta)."""
 
     kind = "ntscc"
+    uses_gpu = True
     PARAMS = {
         "checkpoint": Field("any", check=_check_checkpoints, doc="NTSCC checkpoint(s): zoo name or path, or a list"),
         "eta": Field("list", default=lambda: [0.2], item=Field("number", min=1e-6, max=100), min_len=1, scalar_ok=True,

@@ -16,6 +16,7 @@ Models are rebuilt from checkpoints by :func:`ntscc_sim.zoo.load` (zoo names or 
 from __future__ import annotations
 
 import io
+import os
 import time
 from pathlib import Path
 
@@ -84,9 +85,31 @@ def checkpoint_file(path) -> Path:
     return p
 
 
+_PRELOADED: dict[str, bytes] = {}
+
+
+def preload(files: dict) -> None:
+    """Serve these checkpoint files from memory: ``{absolute path: file bytes}`` (e.g. shipped once
+    through Ray's object store); :func:`read_checkpoint` of such a path reads no disk."""
+    _PRELOADED.update({str(k): v for k, v in files.items()})
+
+
+def preloaded_path(path) -> Path | None:
+    """The preloaded checkpoint file behind ``path`` (a file or a run folder), or None."""
+    p = Path(path).expanduser().absolute()
+    for candidate in (p, p / MODEL_FILE, p / RESUME_FILE):
+        if str(candidate) in _PRELOADED:
+            return candidate
+    return None
+
+
 def read_checkpoint(path, map_location="cpu") -> dict:
     """The raw checkpoint dict, loaded with ``weights_only=True``."""
-    ckpt = torch.load(checkpoint_file(path), map_location=map_location, weights_only=True)
+    data = _PRELOADED.get(str(Path(path).absolute()))
+    if data is None and _PRELOADED:
+        data = _PRELOADED.get(str(checkpoint_file(path).absolute()))
+    source = io.BytesIO(data) if data is not None else checkpoint_file(path)
+    ckpt = torch.load(source, map_location=map_location, weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path}: not an ntscc_sim checkpoint (format {FORMAT})")
     return ckpt

@@ -61,9 +61,22 @@ def resolve(name_or_path) -> Path:
             if (p / f).is_file():
                 return p / f
         raise FileNotFoundError(f"no {MODEL_FILE} in folder {p}")
+    from ..train.checkpoint import preloaded_path
+
+    shipped = preloaded_path(p)  # not on this machine, but sent by the driver (Ray executor)
+    if shipped is not None:
+        return shipped
     hint = difflib.get_close_matches(text, names(), n=1)
     more = f" (did you mean {hint[0]!r}?)" if hint else f"; zoo names: {names()}"
     raise FileNotFoundError(f"checkpoint {text!r} is neither a zoo name nor a file{more}")
+
+
+def checkpoint_files(names) -> list[str]:
+    """Absolute paths of the checkpoint files behind zoo names / paths (a scheme's ``assets()``)."""
+    from ..train.checkpoint import checkpoint_file
+
+    names = [names] if isinstance(names, str) else names
+    return [str(checkpoint_file(resolve(n)).absolute()) for n in names]
 
 
 def read(name_or_path) -> dict:
