@@ -7,9 +7,9 @@ size ``h' x w' = ceil(H/4) x ceil(W/4)`` form ``c h' w'`` complex symbols (chann
 ``0..c-1`` real parts, ``c..2c-1`` imaginary parts), normalised per image to unit
 average energy per complex symbol (:func:`ntscc_sim.channels.normalize_power`).
 Channel: :class:`ntscc_sim.channels.Channel` (Sionna AWGN / Rayleigh, differentiable),
-noise CN(0, 10^(-SNR/10)). On fading channels with perfect CSI the decoder gets the
-zero-forcing equalised symbols ``y / h`` (:meth:`Channel.equalize`); with
-``csi: none`` it gets ``y``. Decoder: the mirrored transposed convolutions
+noise CN(0, 10^(-SNR/10)). With perfect CSI the decoder gets the symbols of
+:meth:`Channel.equalize_analog`: MMSE-scaled ``y h* / (|h|^2 + no)`` on fast fading,
+zero-forcing ``y / h`` on block fading; with ``csi: none`` it gets ``y``. Decoder: the mirrored transposed convolutions
 (strides 1, 1, 1, 2, 2), PReLU, a sigmoid at the output.
 
 Options: ``gdn`` inserts CompressAI's GDN / inverse GDN after every hidden layer
@@ -187,10 +187,11 @@ class DeepJSCC(nn.Module):
         rx, hh = self.transmit(tx, snr, seeds)
         no = noise_variance(snr)
         ch = self.channel(x.device)
+        y = ch.equalize_analog(rx, hh, no)
         if ch.kind != "awgn" and ch.csi == "perfect":
-            y, no_eff = Channel.equalize(rx, hh, no)
+            no_eff = Channel.equalize(rx, hh, no)[1]  # the per-symbol SNR |h|^2 / no
         else:
-            y, no_eff = rx, no[:, None].expand_as(rx.real)
+            no_eff = no[:, None].expand_as(rx.real)
         snr_eff = None
         if self.snr_input:
             snr_eff = (-10.0 * torch.log10(no_eff.clamp_min(1e-10))).clamp(-30.0, 60.0)

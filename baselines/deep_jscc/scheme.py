@@ -46,6 +46,7 @@ class DeepJSCCScheme(Scheme):
 
     kind = "deep-jscc"
     uses_gpu = True
+    version = "2"  # 2: MMSE (not zero-forcing) equalisation on rayleigh-fast
     PARAMS = {
         "checkpoint": Field("list", item=Field("str"), min_len=1, scalar_ok=True,
                             doc="zoo names or checkpoint paths (model.pt or a run folder); one configuration each"),

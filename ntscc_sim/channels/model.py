@@ -103,3 +103,31 @@ class Channel:
         if no.dim() == 1:
             no = no[:, None]
         return x_hat, no / gain
+
+    @staticmethod
+    def equalize_mmse(y: torch.Tensor, h: torch.Tensor, no):
+        """Linear MMSE scaling for unit-power symbols with perfect CSI.
+
+        Returns ``(x_hat, mse)``: ``x_hat = y conj(h) / (|h|^2 + no)`` and the per-symbol
+        error variance ``E|x_hat - x|^2 = no / (|h|^2 + no)``, which is at most 1 (the
+        zero-forcing error ``no / |h|^2`` has infinite mean under Rayleigh fading).
+        """
+        gain = h.real.pow(2) + h.imag.pow(2)
+        no = torch.as_tensor(no, dtype=gain.dtype, device=gain.device)
+        if no.dim() == 1:
+            no = no[:, None]
+        x_hat = y * h.conj() / (gain + no)
+        return x_hat, no / (gain + no)
+
+    def equalize_analog(self, y: torch.Tensor, h: torch.Tensor, no) -> torch.Tensor:
+        """Equaliser of the analog (JSCC) receivers with perfect CSI, [B, N] complex.
+
+        ``rayleigh-fast``: :meth:`equalize_mmse` (bounded error per symbol);
+        ``rayleigh-block``: zero forcing (one gain per block: Gaussian noise of variance
+        ``no / |h|^2`` over the block); ``awgn`` or ``csi: none``: ``y`` unchanged.
+        """
+        if self.kind == "awgn" or self.csi != "perfect":
+            return y
+        if self.kind == "rayleigh-fast":
+            return self.equalize_mmse(y, h, no)[0]
+        return self.equalize(y, h, no)[0]

@@ -147,7 +147,8 @@ def transmit(s: torch.Tensor, mask: torch.Tensor, channel: Channel, snr_db: floa
     Each image is power-normalised over its sent symbols (``normalize_power`` with
     the mask) and its sent symbols alone go through ``channel`` (seeded by
     ``seeds[b]`` when given, so an image's noise depends only on its own seed);
-    with fading and perfect CSI the receiver equalises (zero forcing). Returns the
+    with fading and perfect CSI the receiver equalises
+(:meth:`Channel.equalize_analog`: MMSE on fast fading, zero forcing on block fading). Returns the
     received real symbols ``[B, L, K]``, zero where nothing was sent. Differentiable.
     """
     b = s.shape[0]
@@ -158,8 +159,7 @@ def transmit(s: torch.Tensor, mask: torch.Tensor, channel: Channel, snr_db: floa
     for i in range(b):
         sent = xc[i][cmask[i]]
         y, hgain = channel(sent[None], snr_db, seed=None if seeds is None else int(seeds[i]))
-        if channel.kind != "awgn" and channel.csi == "perfect":
-            y, _ = Channel.equalize(y, hgain, noise_variance(snr_db))
+        y = channel.equalize_analog(y, hgain, noise_variance(snr_db))
         rows.append(torch.zeros_like(xc[i]).masked_scatter(cmask[i], y[0]))
     yc = torch.stack(rows)
     out = torch.stack([yc.real, yc.imag], dim=-1).reshape(s.shape)

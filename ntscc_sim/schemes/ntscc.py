@@ -52,6 +52,7 @@ class NTSCCScheme(Scheme):
 
     kind = "ntscc"
     uses_gpu = True
+    version = "2"  # 2: MMSE (not zero-forcing) equalisation on rayleigh-fast
     PARAMS = {
         "checkpoint": Field("any", check=_check_checkpoints, doc="NTSCC checkpoint(s): zoo name or path, or a list"),
         "eta": Field("list", default=lambda: [0.2], item=Field("number", min=1e-6, max=100), min_len=1, scalar_ok=True,
