@@ -152,6 +152,29 @@ def test_build_report_bd_csv_pinned(two_schemes):
     assert r"\multicolumn{2}{c}{SNR = 5 dB}" in (two_schemes / "bd.tex").read_text()
 
 
+def test_bd_table_footnotes_ntscc_side_info(tmp_path):
+    """Each NTSCC curve of the BD table says how its side information was sent (from run.json)."""
+    rows = (_rows("Ref", "bpg-ldpc", [10], mcs="16qam-2/3") + _rows("NTSCC cap", "ntscc", [10], 0.8)
+            + _rows("NTSCC ldpc", "ntscc", [10], 0.9))
+    schemes = [{"name": "Ref", "kind": "bpg-ldpc"}, {"name": "NTSCC cap", "kind": "ntscc", "side_info": "capacity"},
+               {"name": "NTSCC ldpc", "kind": "ntscc", "side_info": "16qam-2/3"}]
+    res = _write_points(tmp_path / "res", rows, run={"scenario": {"name": "t", "schemes": schemes,
+                                                                  "report": {"anchor": "Ref"}}})
+    build_report(res, formats=("md", "tex"), figures=False)
+    md = (res / "bd.md").read_text()
+    for scheme, mode in (("NTSCC cap", "side_info: capacity"), ("NTSCC ldpc", "side_info: 16qam-2/3")):
+        row = next(line for line in md.splitlines() if line.startswith(f"| {scheme} ["))
+        k = row.split("[", 1)[1].split("]", 1)[0]
+        note = next(line for line in md.splitlines() if line.startswith(f"[{k}] "))
+        assert note.startswith(f"[{k}] {scheme}: side information") and mode in note
+    assert "LDPC with 16qam-2/3; a decoding failure is an outage" in md
+    assert "| Ref (anchor) |" in md  # only NTSCC curves get the note
+    assert "side\\_info: capacity" in (res / "bd.tex").read_text()
+    (res / "run.json").unlink()
+    build_report(res, formats=("md",), figures=False)
+    assert "side-information mode unknown" in (res / "bd.md").read_text()
+
+
 def test_aggregation_means_in_db_and_t_interval(tmp_path):
     rows = [dict(scheme="S", snr_db=10, image=im, cbr=c, psnr=p)
             for im, c, p in [("x", 0.05, 20.0), ("y", 0.07, 40.0), ("z", 0.06, 33.0)]]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .bd import METHODS, bd_table
 from .data import (METRIC_LABELS, ReportInputError, aggregate_curves, read_points, read_run_info,
-                   scheme_order)
+                   scheme_order, side_info_notes)
 from .figures import find_rate_maps, write_figures
 from .overlay import load_overlay
 from .render import to_html, to_markdown
@@ -112,7 +112,7 @@ def _blocks(results_dir: Path, info: dict, points: pd.DataFrame, curves: pd.Data
                    "Negative BD-CBR = bandwidth saving; positive BD-quality = gain."))
     for m in metrics:
         b.append(("h", 3, f"BD-CBR and BD-{METRIC_LABELS[m]}"))
-        b.append(("table", bd_display_table(bd, m)))
+        b.append(("table", bd_display_table(bd, m, side_info_notes(points, info))))
     if figs:
         b.append(("h", 2, "Figures"))
         for section in dict.fromkeys(f.section for f in figs):
@@ -212,7 +212,7 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
         files["bd_csv"] = str(results_dir / "bd.csv")
         curves.to_csv(results_dir / "curves.csv", index=False)
         files["curves_csv"] = str(results_dir / "curves.csv")
-    tables = [bd_display_table(bd, m) for m in metrics]
+    tables = [bd_display_table(bd, m, side_info_notes(points, info)) for m in metrics]
     if "md" in fmts:
         write("bd_md", "bd.md", "\n\n".join(f"**{t.caption}**\n\n{t.to_markdown()}" for t in tables) + "\n")
     if "tex" in fmts:

@@ -133,6 +133,39 @@ def read_run_info(results_dir) -> dict:
     return info if isinstance(info, dict) else {}
 
 
+def _mode_label(mode) -> str:
+    if isinstance(mode, dict) and {"modulation", "rate"} <= set(mode):
+        return f"{mode['modulation']}-{mode['rate']}"
+    return str(mode)
+
+
+def side_info_notes(points: pd.DataFrame, run_info: dict) -> dict[str, str]:
+    """One note per NTSCC scheme of ``points``: how its side information (z + rate indices) was sent.
+
+    The mode is the scheme's ``side_info`` in run.json's scenario (``capacity`` when the key is
+    absent, the scheme's default); without a run.json entry the note says it is unknown.
+    """
+    scen = run_info.get("scenario") if isinstance(run_info.get("scenario"), dict) else {}
+    specs = {str(s.get("name")): s for s in scen.get("schemes") or [] if isinstance(s, dict)}
+    kinds = points.drop_duplicates("scheme").set_index("scheme")["kind"]
+    notes = {}
+    for scheme, kind in kinds.items():
+        if str(kind) != "ntscc":
+            continue
+        spec = specs.get(str(scheme))
+        if spec is None:
+            notes[scheme] = f"{scheme}: side-information mode unknown (no run.json entry for this scheme)"
+            continue
+        mode = _mode_label(spec.get("side_info", "capacity"))
+        if mode == "capacity":
+            notes[scheme] = (f"{scheme}: side information (z + rate indices) sent error-free at "
+                             "capacity log2(1 + SNR) (side_info: capacity)")
+        else:
+            notes[scheme] = (f"{scheme}: side information (z + rate indices) sent over 5G LDPC with "
+                             f"{mode}; a decoding failure is an outage (side_info: {mode})")
+    return notes
+
+
 def _ci95(std: pd.Series, n: pd.Series) -> pd.Series:
     """Half width of the two-sided 95 % t-interval; NaN where n < 2."""
     n = n.astype(float)

@@ -115,11 +115,13 @@ def _num(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
-def bd_display_table(bd: pd.DataFrame, metric: str = "psnr") -> Table:
+def bd_display_table(bd: pd.DataFrame, metric: str = "psnr", scheme_notes: dict | None = None) -> Table:
     """BD results (long form, one metric) as the paper's Table I: schemes x (SNR x {BD-CBR, BD-q}).
 
     Cells without a number read ``n/a [k]`` with footnote k giving the reason;
     numbers that carry a note (e.g. partial overlap) get a footnote marker too.
+    ``scheme_notes`` (scheme -> text, e.g. :func:`~ntscc_sim.report.data.side_info_notes`)
+    footnotes the method name.
     """
     label = METRIC_LABELS.get(metric, metric)
     sub = bd[bd["metric"] == metric]
@@ -135,6 +137,8 @@ def bd_display_table(bd: pd.DataFrame, metric: str = "psnr") -> Table:
     rows = []
     for scheme in scheme_order(sub):
         row = [scheme + (" (anchor)" if scheme == anchor else "")]
+        if scheme_notes and scheme in scheme_notes:
+            row[0] += " " + mark(scheme_notes[scheme])
         for snr in snrs:
             r = sub[(sub["scheme"] == scheme) & (sub["snr_db"] == snr)]
             if r.empty:
