@@ -68,24 +68,21 @@ def _mean_psnr(x, x_hat):
     return (-10 * torch.log10(mse)).mean().item()
 
 
-def test_deep_jscc_fast_not_worse_than_block():
-    x = _kodak_crops()
-    seeds = list(range(100, 100 + x.shape[0]))
+def _deep_jscc(kind, x, seeds):
     model = zoo.load("deepjscc-bsds500-awgn10-c3", "cpu", kind="deep-jscc")[1]
-    psnr = {}
-    for kind in ("rayleigh-block", "rayleigh-fast"):
-        model.set_channel(kind)
-        with torch.no_grad():
-            psnr[kind] = _mean_psnr(x, model(x, SNR, seeds=seeds)["x_hat"])
-    assert psnr["rayleigh-fast"] >= psnr["rayleigh-block"] - MARGIN_DB, psnr
+    model.set_channel(kind)
+    return model(x, SNR, seeds=seeds)["x_hat"]
 
 
-def test_ntscc_fast_not_worse_than_block():
+def _ntscc(kind, x, seeds):
+    model = zoo.load("ntscc-bsds500-awgn10-lam1500", "cpu", kind="ntscc")[1]
+    return model(x, Channel(kind), SNR, eta=0.2, seeds=seeds)["x_hat"]
+
+
+@pytest.mark.parametrize("transmit", [_deep_jscc, _ntscc], ids=["deep-jscc", "ntscc"])
+def test_fast_fading_not_worse_than_block(transmit):
     x = _kodak_crops()
     seeds = list(range(100, 100 + x.shape[0]))
-    model = zoo.load("ntscc-bsds500-awgn10-lam1500", "cpu", kind="ntscc")[1]
-    psnr = {}
-    for kind in ("rayleigh-block", "rayleigh-fast"):
-        with torch.no_grad():
-            psnr[kind] = _mean_psnr(x, model(x, Channel(kind), SNR, eta=0.2, seeds=seeds)["x_hat"])
+    with torch.no_grad():
+        psnr = {kind: _mean_psnr(x, transmit(kind, x, seeds)) for kind in ("rayleigh-block", "rayleigh-fast")}
     assert psnr["rayleigh-fast"] >= psnr["rayleigh-block"] - MARGIN_DB, psnr
