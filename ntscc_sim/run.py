@@ -18,7 +18,8 @@ from .config import resolve_device
 from .datasets import DatasetError, build_dataset
 from .executors import ExecutorError, get_executor
 from .scenario import ScenarioError, load_scenario
-from .store import ResultStore, atomic_write_json, snr_text
+from .files import atomic_write_json
+from .store import ResultStore, snr_text
 
 RUN_JSON = "run.json"
 SUMMARY = "summary.csv"

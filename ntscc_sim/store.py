@@ -17,9 +17,8 @@ import io
 import os
 from pathlib import Path
 
-from .files import atomic_write, atomic_write_json  # noqa: F401  (atomic_write_json: used by run.py)
+from .files import atomic_write
 
-atomic_write_text = atomic_write  # the old name (text or bytes alike); new code uses ntscc_sim.files.atomic_write
 
 POINTS = "points.csv"
 KEY_COLUMNS = ("scheme", "config", "snr_db", "image")

@@ -99,12 +99,10 @@ class Scheme:
     def assets(self) -> list[str]:
         """Heavy read-only files that :meth:`setup`/:meth:`run` read, as absolute paths; a distributed
         executor ships them to its workers once (:func:`ntscc_sim.train.checkpoint.preload`).
-        Default: the checkpoint files of a ``checkpoint`` parameter (zoo names or paths)."""
-        if not self.params.get("checkpoint"):
-            return []
+        Default: the files of :meth:`checkpoints`."""
         from ..zoo import checkpoint_files
 
-        return checkpoint_files(self.params["checkpoint"])
+        return checkpoint_files(self.checkpoints())
 
     def run(self, config: dict, snr_db: float, images: list[tuple[str, np.ndarray]], seeds: list[int]) -> list[dict]:  # pragma: no cover
         raise NotImplementedError
