@@ -130,6 +130,34 @@ def test_numba_encoder_bit_exact_vs_sionna(k, n):
     assert np.array_equal(ours.encode(u), ref)
 
 
+# every bg2 k_b branch (k <= 192, <= 560, <= 640, > 640), bg1 / bg2 boundaries, each lifting set
+CODE5G_CODES = ENCODER_CODES + [(12, 60), (40, 64), (192, 400), (193, 400), (292, 400), (293, 600),
+                                (560, 800), (561, 800), (640, 900), (641, 900), (3824, 5736), (3825, 5736),
+                                (3824, 5700), (3840, 5000), (1000, 4900), (5000, 5265), (117, 234), (2717, 4000)]
+
+
+@pytest.mark.parametrize("k,n", CODE5G_CODES)
+def test_code5g_is_sionnas_code(k, n):
+    """Our parameter selection calls Sionna's routines; every field equals LDPC5GEncoder's."""
+    from sionna.phy.fec.ldpc import LDPC5GEncoder
+
+    from ntscc_sim.fec._code5g import code5g
+
+    ref, ours = LDPC5GEncoder(k, n), code5g(k, n)
+    assert (ours.z, ours.k_ldpc, ours.n_ldpc) == (ref.z, ref.k_ldpc, ref.n_ldpc)
+    assert ours.pcm.shape == ref.pcm.shape and (ours.pcm != ref.pcm).nnz == 0
+
+
+def test_numba_code_does_not_build_sionnas_encoder():
+    """Sionna's encoder set-up is ~85 % of its construction time; the default code skips it."""
+    code = LDPCCode(1000, 1500)
+    assert code._enc is None
+    u = _bits(2, 1000, 3)
+    code.decode(20.0 * (2.0 * code.encode(u) - 1.0))
+    assert code._enc is None
+    assert code.encoder.k == 1000 and code._enc is not None  # built on request
+
+
 def test_encoders_agree_with_threads_and_empty_batches():
     sionna = LDPCCode(K, N, encoder="sionna")
     threaded = LDPCCode(K, N, num_threads=2)

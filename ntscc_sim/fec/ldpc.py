@@ -3,7 +3,9 @@
 Which library does what
 -----------------------
 * Base-graph / lifting selection and the parity-check matrix: Sionna's
-  :class:`sionna.phy.fec.ldpc.LDPC5GEncoder` (3GPP TS 38.212).
+  :class:`sionna.phy.fec.ldpc.LDPC5GEncoder` routines (3GPP TS 38.212), called
+  through :func:`ntscc_sim.fec._code5g.code5g`, which skips Sionna's own encoder
+  set-up (built only when ``encoder="sionna"`` or ``decoder="sionna-bp"`` needs it).
 * ``encoder="numba"`` (default): our numba kernel
   (:mod:`ntscc_sim.fec._qc_encoder`) on the quasi-cyclic structure of that
   matrix, with the same rate matching (puncturing of the first ``2Z``
@@ -37,6 +39,8 @@ bits are a codeword of the rate-matched code.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -44,6 +48,7 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 
 from .._threads import in_chunks
 from ._layered_minsum import layered_minsum_decode, syndrome_ok
+from ._code5g import Code5G, code5g, lifted_pcm
 from ._qc_encoder import gf2_inverse_packed, qc_encode
 
 __all__ = ["LDPCCode"]
@@ -56,13 +61,13 @@ _FILLER_LLR = np.float32(1e6)
 class _QCGraph:
     """Quasi-cyclic description of the decoding graph of a 5G LDPC code.
 
-    Derived from the public attributes of an :class:`LDPC5GEncoder`
-    (``pcm``, ``z``, ``k``, ``n``, ``k_ldpc``, ``n_ldpc``). Layers (base rows)
+    Derived from a :class:`Code5G` (the fields ``pcm``, ``z``, ``k``, ``n``, ``k_ldpc``,
+    ``n_ldpc`` of Sionna's ``LDPC5GEncoder``). Layers (base rows)
     whose every check contains a punctured degree-1 variable node carry no
     information and are dropped; the kept layers/columns are a prefix.
     """
 
-    def __init__(self, enc: LDPC5GEncoder):
+    def __init__(self, enc: Code5G):
         z, k, n = enc.z, enc.k, enc.n
         k_ldpc, n_ldpc = enc.k_ldpc, enc.n_ldpc
         pcm = sp.csr_matrix(enc.pcm, dtype=np.int64)
@@ -127,10 +132,19 @@ class _QCGraph:
         self.k, self.k_ldpc, self.n = k, k_ldpc, n
 
 
-class _QCEncoder:
-    """Base edges, core inverse and sizes for :func:`qc_encode`, from an ``LDPC5GEncoder``."""
+@lru_cache(maxsize=64)
+def _core_inverse(bg: str, i_ls: int, z: int, k_sys: int) -> np.ndarray:
+    """Packed GF(2) inverse of the 4z x 4z core parity block (the 4 base columns after the
+    ``k_sys`` systematic ones); shared by every code with this base graph and lifting."""
+    pcm = lifted_pcm(bg, i_ls, z)
+    core = pcm[:4 * z, k_sys * z:(k_sys + 4) * z].toarray().astype(np.uint8)
+    return gf2_inverse_packed(core)
 
-    def __init__(self, enc: LDPC5GEncoder):
+
+class _QCEncoder:
+    """Base edges, core inverse and sizes for :func:`qc_encode`, from a :class:`Code5G`."""
+
+    def __init__(self, enc: Code5G):
         z, k, n = enc.z, enc.k, enc.n
         pcm = sp.csr_matrix(enc.pcm, dtype=np.int64)
         k_sys = enc.k_ldpc // z
@@ -148,9 +162,8 @@ class _QCEncoder:
             cols += list(c)
             shifts += list(row % z)
             ptr.append(len(cols))
-        core = pcm[:4 * z, k_sys * z:(k_sys + 4) * z].toarray().astype(np.uint8)
         self.args = (k_sys, z, np.asarray(ptr, np.int32), np.asarray(cols, np.int32),
-                     np.asarray(shifts, np.int32), gf2_inverse_packed(core), n_rows)
+                     np.asarray(shifts, np.int32), _core_inverse(enc.bg, enc.i_ls, z, k_sys), n_rows)
         self.n = n
 
     def __call__(self, bits: np.ndarray) -> np.ndarray:
@@ -216,11 +229,11 @@ class LDPCCode:
         self.alpha = float(alpha)
         self.early_stop = bool(early_stop)
         self.num_threads = int(num_threads)
-        self._enc = LDPC5GEncoder(self.k, self.n, check_input=False,
-                                  device="cpu")
-        self._g = _QCGraph(self._enc)
+        self._params = code5g(self.k, self.n)
+        self._enc = None  # Sionna's encoder, built on first use (encoder="sionna", sionna-bp, .encoder)
+        self._g = _QCGraph(self._params)
         self.encoder_kind = encoder
-        self._qc_enc = _QCEncoder(self._enc) if encoder == "numba" else None
+        self._qc_enc = _QCEncoder(self._params) if encoder == "numba" else None
         self._bp = None
         self._bp_x = None
         self.last_iters = None  # int32 [B] iterations of the last decode call
@@ -233,13 +246,15 @@ class LDPCCode:
 
     @property
     def encoder(self) -> LDPC5GEncoder:
-        """The underlying Sionna encoder (code parameters, ``pcm``)."""
+        """Sionna's encoder of this code (built on first access)."""
+        if self._enc is None:
+            self._enc = LDPC5GEncoder(self.k, self.n, check_input=False, device="cpu")
         return self._enc
 
     @property
     def z(self) -> int:
         """Lifting size."""
-        return self._enc.z
+        return self._params.z
 
     @property
     def pcm(self) -> sp.csr_matrix:
@@ -263,7 +278,7 @@ class LDPCCode:
             return np.concatenate(self._in_chunks(self._qc_enc, bits)) if len(bits) else np.zeros((0, self.n), np.uint8)
         u = torch.from_numpy(np.ascontiguousarray(bits, dtype=np.float32))
         with torch.no_grad():
-            c = self._enc(u)
+            c = self.encoder(u)
         return c.numpy().astype(np.uint8)
 
     def full_codeword(self, bits: np.ndarray, cw: np.ndarray) -> np.ndarray:
@@ -329,7 +344,7 @@ class LDPCCode:
         g = self._g
         if self._bp is None:
             self._bp = LDPC5GDecoder(
-                self._enc, num_iter=self.num_iter, hard_out=True,
+                self.encoder, num_iter=self.num_iter, hard_out=True,
                 return_infobits=True, return_state=True,
                 v2c_callbacks=[self._capture_x], device="cpu")
         batch = llr.shape[0]
