@@ -12,7 +12,7 @@ Example
 -------
 >>> c = code5g(4096, 6144)
 >>> c.bg, c.z, c.k_ldpc, c.n_ldpc, c.pcm.shape
-('bg1', 192, 4224, 13056, (8736, 13056))
+('bg1', 192, 4224, 13056, (8832, 13056))
 """
 
 from __future__ import annotations
