@@ -45,6 +45,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from ntscc_sim.files import atomic_write
 
@@ -125,20 +126,35 @@ def rgb_to_ycbcr(image: np.ndarray) -> np.ndarray:
 def ycbcr_to_rgb(planes: np.ndarray) -> np.ndarray:
     """libbpg's YCbCr -> RGB (full range, 8 bit in and out), bit-exact.
 
+    One numba pass over the pixels (the same integer arithmetic as libbpg's ``convert_init``
+    tables; ``tests/test_bpg.py`` checks all 2^24 inputs against a numpy transcription).
+
     Args:
         planes: uint8 array [3, H, W] (Y, Cb, Cr).
 
     Returns:
         uint8 array [H, W, 3] (RGB).
     """
-    y = planes[0].astype(np.int64) << _DEC_SHIFT
-    cb = planes[1].astype(np.int64) - 128
-    cr = planes[2].astype(np.int64) - 128
-    rnd = 1 << (_DEC_SHIFT - 1)
-    r = (y + _C_R_CR * cr + rnd) >> _DEC_SHIFT
-    g = (y - _C_G_CB * cb - _C_G_CR * cr + rnd) >> _DEC_SHIFT
-    b = (y + _C_B_CB * cb + rnd) >> _DEC_SHIFT
-    return np.clip(np.stack([r, g, b], axis=-1), 0, 255).astype(np.uint8)
+    planes = np.ascontiguousarray(planes, dtype=np.uint8)
+    out = np.empty(planes.shape[1:] + (3,), dtype=np.uint8)
+    _ycbcr_to_rgb_kernel(planes, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _ycbcr_to_rgb_kernel(planes, out):
+    rnd = np.int64(1) << np.int64(_DEC_SHIFT - 1)
+    for i in range(planes.shape[1]):
+        for j in range(planes.shape[2]):
+            y = np.int64(planes[0, i, j]) << np.int64(_DEC_SHIFT)
+            cb = np.int64(planes[1, i, j]) - 128
+            cr = np.int64(planes[2, i, j]) - 128
+            r = (y + _C_R_CR * cr + rnd) >> np.int64(_DEC_SHIFT)
+            g = (y - _C_G_CB * cb - _C_G_CR * cr + rnd) >> np.int64(_DEC_SHIFT)
+            b = (y + _C_B_CB * cb + rnd) >> np.int64(_DEC_SHIFT)
+            out[i, j, 0] = min(max(r, 0), 255)
+            out[i, j, 1] = min(max(g, 0), 255)
+            out[i, j, 2] = min(max(b, 0), 255)
 
 
 def _pad_edge(planes: np.ndarray, height: int, width: int) -> np.ndarray:

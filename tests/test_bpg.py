@@ -62,6 +62,23 @@ def test_colour_transform_matches_bpgenc_fixed_point():
     assert np.max(np.abs(bpg.ycbcr_to_rgb(bpg.rgb_to_ycbcr(rnd)).astype(int) - rnd)) <= 2
 
 
+def test_ycbcr_to_rgb_all_inputs_match_libbpg_arithmetic():
+    """The numba kernel against a numpy transcription of libbpg's convert_init, all 2^24 inputs."""
+    cbcr = np.arange(1 << 16, dtype=np.int64)
+    for y0 in range(0, 256, 32):  # 32 luma values x all chroma pairs per chunk
+        v = (np.arange(y0, y0 + 32, dtype=np.int64)[:, None] << 16 | cbcr).ravel()
+        planes = np.stack([v >> 16, (v >> 8) & 255, v & 255]).astype(np.uint8).reshape(3, 512, 4096)
+        y = planes[0].astype(np.int64) << bpg._DEC_SHIFT
+        cb, cr = planes[1].astype(np.int64) - 128, planes[2].astype(np.int64) - 128
+        rnd = 1 << (bpg._DEC_SHIFT - 1)
+        ref = np.stack([(y + bpg._C_R_CR * cr + rnd) >> bpg._DEC_SHIFT,
+                        (y - bpg._C_G_CB * cb - bpg._C_G_CR * cr + rnd) >> bpg._DEC_SHIFT,
+                        (y + bpg._C_B_CB * cb + rnd) >> bpg._DEC_SHIFT], axis=-1)
+        ref = np.clip(ref, 0, 255).astype(np.uint8)
+        assert np.array_equal(bpg.ycbcr_to_rgb(planes), ref)
+    assert np.array_equal(bpg.ycbcr_to_rgb(planes[:, ::7, ::5]), ref[::7, ::5])  # strided input
+
+
 # ------------------------------------------------------------------------------ protocol basics
 def test_protocol_attributes(codec):
     assert codec.name == "bpg"
