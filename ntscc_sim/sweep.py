@@ -96,8 +96,13 @@ def image_seed(scenario_seed: int, unit: WorkUnit, image_id: str) -> int:
 _STATE: dict = {}
 
 
-def init_worker(scenario: dict, device: str, out_dir, cache_dir, threads: int | None = None, dataset=None) -> None:
-    """Per-process setup: dataset (built from the scenario unless given), schemes (lazily set up on first use)."""
+def init_worker(scenario: dict, device: str, out_dir, cache_dir, threads: int | None = None, dataset=None,
+                kernel_threads: int = 1) -> None:
+    """Per-process setup: dataset (built from the scenario unless given), schemes (lazily set up on
+    first use), torch ``threads`` and the numba kernels' ``kernel_threads``."""
+    from ._threads import set_kernel_threads
+
+    set_kernel_threads(kernel_threads)
     if threads:
         import torch
 

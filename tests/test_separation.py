@@ -63,6 +63,27 @@ def test_fast_demapper_keeps_the_link_results(kind, snr_db):
         DigitalLink(MCS("16qam", 2 / 3), Channel("awgn"), demapper="exact")
 
 
+def test_kernel_threads_are_used_and_change_nothing():
+    """The sweep's kernel-thread setting reaches the LDPC code and demapper; results are identical."""
+    from ntscc_sim._threads import kernel_threads, set_kernel_threads
+    from ntscc_sim.link import digital
+
+    rng = np.random.default_rng(6)
+    payloads = [rng.integers(0, 256, 2500, dtype=np.uint8).tobytes() for _ in range(6)]
+    link = DigitalLink(MCS("16qam", 2 / 3), Channel("awgn"), k=4096)
+    before = kernel_threads()
+    try:
+        out = {}
+        for n in (1, 3):
+            set_kernel_threads(n)
+            out[n] = link.send(payloads, 9.2, list(range(6)), residual_errors=True)[0]
+            assert digital._code(4096, 6144, "minsum", 20).num_threads == n
+            assert digital._mapper(4, "app")[1].num_threads == n
+        assert out[1] == out[3]
+    finally:
+        set_kernel_threads(before)
+
+
 @pytest.mark.parametrize("mod,rate", [("16qam", 2 / 3), ("qpsk", 1 / 2)])
 def test_nothing_decodes_below_shannon_limit(mod, rate):
     """At an SNR whose capacity is below the MCS spectral efficiency, no payload gets through."""

@@ -18,9 +18,11 @@ class LocalExecutor:
     def map_units(self, units, job):
         """Yield ``(unit, rows)`` as units finish."""
         from .. import sweep
+        from .._threads import available_cpus
 
         if self.workers == 1 or len(units) <= 1:
-            sweep.init_worker(job.scenario, job.device, job.out_dir, job.cache_dir, dataset=job.dataset)
+            sweep.init_worker(job.scenario, job.device, job.out_dir, job.cache_dir, dataset=job.dataset,
+                              kernel_threads=available_cpus())
             for u in units:
                 yield u, sweep.run_unit(u)
             return
@@ -29,7 +31,8 @@ class LocalExecutor:
 
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=sweep.init_worker,
-                                 initargs=(job.scenario, job.device, job.out_dir, job.cache_dir, job.threads)) as pool:
+                                 initargs=(job.scenario, job.device, job.out_dir, job.cache_dir, job.threads,
+                                           None, max(1, available_cpus() // self.workers))) as pool:
             futures = {pool.submit(sweep.run_unit, u): u for u in units}
             try:
                 for fut in as_completed(futures):

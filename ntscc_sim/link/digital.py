@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from sionna.phy.mapping import Demapper, Mapper
 
+from ntscc_sim._threads import kernel_threads
 from ntscc_sim.channels import Channel, noise_variance
 from ntscc_sim.fec import LDPCCode, crc_attach, crc_check
 from ntscc_sim.mapping import QAMDemapper, QAMMapper
@@ -26,8 +27,14 @@ from .mcs import MCS
 
 
 @lru_cache(maxsize=64)
-def _code(k: int, n: int, decoder: str, num_iter: int) -> LDPCCode:
+def _cached_code(k: int, n: int, decoder: str, num_iter: int) -> LDPCCode:
     return LDPCCode(k=k, n=n, decoder=decoder, num_iter=num_iter)
+
+
+def _code(k: int, n: int, decoder: str, num_iter: int) -> LDPCCode:
+    code = _cached_code(k, n, decoder, num_iter)
+    code.num_threads = kernel_threads()
+    return code
 
 
 DEMAPPERS = ("app", "maxlog", "sionna-app")
@@ -111,6 +118,8 @@ class DigitalLink:
         txs = [self.prepare(p) for p in payloads]
         bps = self.mcs.bits_per_symbol
         mapper, demapper = _mapper(bps, self.demapper)
+        if isinstance(demapper, QAMDemapper):
+            demapper.num_threads = kernel_threads()
         # encode per block type, then map and send each image with its own seed
         groups: dict[tuple, list] = {}
         coded = []
