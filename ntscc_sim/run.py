@@ -324,11 +324,13 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
     )
     atomic_write_json(out_dir / RUN_JSON, run_info)
     if not args.no_report and data["report"]["enabled"]:
+        from ._threads import available_cpus
         from .report import build_report
 
         try:
             build_report(out_dir, anchor=data["report"]["anchor"], metric=data["report"]["metric"],
-                         formats=tuple(data["report"]["formats"]), overlays=tuple(data["report"]["overlay"]))
+                         formats=tuple(data["report"]["formats"]), overlays=tuple(data["report"]["overlay"]),
+                         workers=available_cpus())
         except Exception as exc:
             print(f"error: the sweep is complete but the report failed ({type(exc).__name__}: {exc}); "
                   f"rerun: python -m ntscc_sim.report {out_dir}", file=sys.stderr)

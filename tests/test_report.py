@@ -251,6 +251,15 @@ def test_figures_written(tmp_path):
     assert "figures/rate_maps/kodim01_rate.png" in md and "figures/cliff_psnr_target_CBR_0.0625.png" in md
     html_text = (folder / "report.html").read_text()
     assert html_text.count("data:image/png;base64,") == len(out["figures"]) + 1
+    # drawn by 2 forked workers: the same figures, byte for byte, in the same order
+    serial = {p.name: p.read_bytes() for p in (folder / "figures").glob("*.p*")}
+    import shutil
+    shutil.rmtree(folder / "figures" / "rate_maps")
+    for f in (folder / "figures").glob("*.p*"):
+        f.unlink()
+    again = build_report(folder, anchor="bpg-ldpc", workers=2)
+    assert again["figures"] == out["figures"]
+    assert {p.name: p.read_bytes() for p in (folder / "figures").glob("*.p*")} == serial
 
 
 def test_overlays(tmp_path):

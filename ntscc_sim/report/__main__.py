@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._threads import available_cpus
 from .bd import METHODS
 from .build import FORMATS, build_report
 from .data import METRIC_LABELS, ReportInputError
@@ -21,10 +22,14 @@ def main(argv=None) -> int:
                    help="CompressAI-style JSON or CSV (cbr, psnr[, name, snr_db]) curves for the RD figures")
     p.add_argument("--method", default="pchip", choices=METHODS, help="BD interpolation")
     p.add_argument("--no-figures", action="store_true", help="skip writing figures")
+    p.add_argument("--workers", type=int, default=None, help="processes drawing figures (default: all CPUs)")
     a = p.parse_args(argv)
+    if a.workers is not None and a.workers < 1:
+        p.error(f"--workers must be >= 1, got {a.workers}")
     try:
         out = build_report(a.results_dir, anchor=a.anchor, metric=a.metric, formats=a.format,
-                           overlays=a.overlay, method=a.method, figures=not a.no_figures)
+                           overlays=a.overlay, method=a.method, figures=not a.no_figures,
+                           workers=a.workers or available_cpus())
     except ReportInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

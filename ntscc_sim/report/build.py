@@ -144,7 +144,7 @@ def _blocks(results_dir: Path, info: dict, points: pd.DataFrame, curves: pd.Data
 
 def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
                  formats=("md", "csv", "html"), overlays=(), method: str = "pchip",
-                 figures: bool = True) -> dict:
+                 figures: bool = True, workers: int = 1) -> dict:
     """Build BD tables, curve table, figures and report files for one results folder.
 
     Parameters
@@ -158,6 +158,7 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
     overlays : paths of overlay files (see :mod:`ntscc_sim.report.overlay`).
     method : BD interpolation, "pchip" | "cubic" | "akima".
     figures : write figures (PNG + PDF) under ``RESULTS_DIR/figures/``.
+    workers : processes drawing figures (> 1: forked workers on Linux; same files).
 
     Returns
     -------
@@ -196,8 +197,8 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
 
     pairs = list(curves.drop_duplicates("scheme")[["scheme", "kind"]].itertuples(index=False, name=None))
     fig_metrics = [metric] + [m for m in METRIC_LABELS if m != metric and np.isfinite(curves[m]).any()]
-    figs = (write_figures(curves, results_dir / "figures", SchemeStyles(pairs), ovs, fig_metrics, points)
-            if figures else [])
+    figs = (write_figures(curves, results_dir / "figures", SchemeStyles(pairs), ovs, fig_metrics, points,
+                          workers=workers) if figures else [])
     rate_maps = find_rate_maps(results_dir)
 
     files: dict[str, str] = {}

@@ -63,7 +63,6 @@ def _new_fig() -> tuple[Figure, object]:
 
 
 def _save(fig: Figure, out_dir: Path, stem: str) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
     png, pdf = out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"
     fig.savefig(png, dpi=DPI, metadata={"Software": None})
     fig.set_layout_engine("none")  # keep the layout just solved: the PDF reuses it (~1/3 of its cost)
@@ -330,47 +329,92 @@ def outage_figure(rows: pd.DataFrame, label: str, styles: SchemeStyles) -> Figur
     return fig
 
 
+@dataclass(frozen=True)
+class _FigureJob:
+    """One figure to draw: ``build(*args)`` -> Figure or None, then saved as ``stem``."""
+
+    build: object
+    args: tuple
+    section: str
+    caption: str
+    stem: str
+
+
+_JOBS: list = []  # the jobs of the write_figures call in progress (inherited by forked workers)
+
+
+def _render(i: int, out_dir: Path):
+    job = _JOBS[i]
+    fig = job.build(*job.args)
+    return None if fig is None else _save(fig, out_dir, job.stem)
+
+
+def _render_all(jobs, out_dir: Path, workers: int) -> list:
+    """(png, pdf) or None per job; with ``workers > 1`` in forked processes (Linux), else here."""
+    global _JOBS
+    _JOBS = list(jobs)
+    try:
+        if workers > 1 and len(jobs) >= 4:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+            from concurrent.futures.process import BrokenProcessPool
+
+            if "fork" in mp.get_all_start_methods():
+                try:
+                    # fork: the workers inherit the jobs (nothing pickled but indices and paths)
+                    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("fork")) as pool:
+                        return list(pool.map(_render, range(len(jobs)), [out_dir] * len(jobs)))
+                except (BrokenProcessPool, OSError):
+                    pass  # draw them here instead
+        return [_render(i, out_dir) for i in range(len(jobs))]
+    finally:
+        _JOBS = []
+
+
 def write_figures(curves: pd.DataFrame, out_dir, styles: SchemeStyles, overlays=(),
-                  metrics=("psnr", "ms_ssim_db"), points: pd.DataFrame | None = None) -> list[FigureInfo]:
+                  metrics=("psnr", "ms_ssim_db"), points: pd.DataFrame | None = None,
+                  workers: int = 1) -> list[FigureInfo]:
     """Write all figures that have data under ``out_dir``; returns what was written.
 
     ``metrics`` lists the quality metrics for RD and vs-SNR figures; one
     without finite values is skipped. The cliff figure uses the first metric.
     ``points`` (per-image rows) lets points averaging fewer than
     :data:`CI_MIN_IMAGES` images show their images instead of an interval.
+    ``workers`` > 1 draws figures in that many forked processes (same files).
     """
     out_dir = Path(out_dir)
-    written: list[FigureInfo] = []
+    out_dir.mkdir(parents=True, exist_ok=True)
     images = ImageValues(points)
     note = spread_note(curves)
+    jobs: list[_FigureJob] = []
 
-    def emit(fig, section, caption, stem, spread=True):
-        if fig is not None:
-            if spread and note:
-                caption = f"{caption} ({note})"
-            written.append(FigureInfo(section, caption, *_save(fig, out_dir, stem)))
+    def add(build, args, section, caption, stem, spread=True):
+        if spread and note:
+            caption = f"{caption} ({note})"
+        jobs.append(_FigureJob(build, args, section, caption, stem))
 
     metrics = [m for m in metrics if np.isfinite(curves[m]).any()]
     snrs = sorted(curves["snr_db"].unique())
     for m in metrics:
         name = METRIC_LABELS.get(m, m)
         for snr in snrs:
-            emit(rd_figure(curves, snr, m, styles, overlays, images), f"{name} vs CBR",
-                 f"{name} vs CBR at SNR = {_fmt_snr(snr)}", _stem("rd", m, f"snr{snr:g}dB"))
+            add(rd_figure, (curves, snr, m, styles, overlays, images), f"{name} vs CBR",
+                f"{name} vs CBR at SNR = {_fmt_snr(snr)}", _stem("rd", m, f"snr{snr:g}dB"))
     groups = target_groups(curves)
     for m in metrics:
         name = METRIC_LABELS.get(m, m)
         for label, rows in groups:
-            emit(snr_figure(rows, label, m, styles, images), f"{name} vs SNR", f"{name} vs SNR, {label}",
-                 _stem("vs_snr", m, label))
+            add(snr_figure, (rows, label, m, styles, images), f"{name} vs SNR", f"{name} vs SNR, {label}",
+                _stem("vs_snr", m, label))
     if metrics:
         for label, rows in groups:
-            emit(cliff_figure(rows, label, metrics[0], styles, images), "Cliff effect",
-                 f"{METRIC_LABELS.get(metrics[0])} vs test SNR, {label}", _stem("cliff", metrics[0], label))
+            add(cliff_figure, (rows, label, metrics[0], styles, images), "Cliff effect",
+                f"{METRIC_LABELS.get(metrics[0])} vs test SNR, {label}", _stem("cliff", metrics[0], label))
     for label, rows in groups:
-        emit(outage_figure(rows, label, styles), "Outage", f"Outage rate vs SNR, {label} (Wilson 95 % intervals)",
-             _stem("outage", label), spread=False)
-    return written
+        add(outage_figure, (rows, label, styles), "Outage", f"Outage rate vs SNR, {label} (Wilson 95 % intervals)",
+            _stem("outage", label), spread=False)
+    saved = _render_all(jobs, out_dir, workers)
+    return [FigureInfo(j.section, j.caption, *paths) for j, paths in zip(jobs, saved) if paths is not None]
 
 
 def find_rate_maps(results_dir) -> list[Path]:
