@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -59,10 +60,11 @@ class NTCCodec:
 
     Attributes: ``name``, ``qualities`` (``[0, 1, ...]``, best first), ``checkpoints``
     and ``lambdas`` (per quality). ``encode(image uint8 [H, W, 3], quality) -> bytes``,
-    ``decode(bytes, (H, W)) -> uint8 [H, W, 3]``.
+    ``decode(bytes, (H, W)) -> uint8 [H, W, 3]``. The last ``memory_cache_size`` encodings are
+    kept in memory (LRU).
     """
 
-    def __init__(self, checkpoints, device: str = "cpu"):
+    def __init__(self, checkpoints, device: str = "cpu", memory_cache_size: int = 256):
         if isinstance(checkpoints, str):
             checkpoints = [checkpoints]
         if not checkpoints:
@@ -82,7 +84,8 @@ class NTCCodec:
         self.qualities = list(range(len(loaded)))
         self.name = "ntc"
         self.device = device
-        self._cache: dict = {}
+        self.memory_cache_size = int(memory_cache_size)
+        self._cache: OrderedDict = OrderedDict()
 
     def _tensor(self, image: np.ndarray, multiple: int) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255.0)
@@ -91,13 +94,19 @@ class NTCCodec:
     @torch.no_grad()
     def encode(self, image: np.ndarray, quality: int) -> bytes:
         key = (hashlib.sha1(image.tobytes()).hexdigest(), image.shape, int(quality))
-        if key not in self._cache:
-            model = self._models[int(quality)]
-            enc = model.compress(self._tensor(image, model.pad_multiple))
-            y, z = enc["strings"][0][0], enc["strings"][1][0]
-            h, w = image.shape[:2]
-            self._cache[key] = bytes([int(quality)]) + write_varint(h) + write_varint(w) + write_varint(len(z)) + z + y
-        return self._cache[key]
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        model = self._models[int(quality)]
+        enc = model.compress(self._tensor(image, model.pad_multiple))
+        y, z = enc["strings"][0][0], enc["strings"][1][0]
+        h, w = image.shape[:2]
+        data = bytes([int(quality)]) + write_varint(h) + write_varint(w) + write_varint(len(z)) + z + y
+        if self.memory_cache_size > 0:
+            self._cache[key] = data
+            while len(self._cache) > self.memory_cache_size:
+                self._cache.popitem(last=False)
+        return data
 
     @torch.no_grad()
     def decode(self, data: bytes, shape) -> np.ndarray:

@@ -66,10 +66,16 @@ class _SeparationBase(Scheme):
         return _make_codec(self.params, self.context)
 
     def choose(self, image_id, image, budget_bits):
+        """``(quality, bytes)`` of the best encoding that fits ``budget_bits``. Only the quality
+        is remembered (the bytes come back from the codec's bounded caches), so memory does not
+        grow with the dataset."""
         key = (image_id, budget_bits)
-        if key not in self._choice:
-            self._choice[key] = choose_quality(self.codec, image, budget_bits)
-        return self._choice[key]
+        if key in self._choice:
+            q = self._choice[key]
+            return q, (None if q is None else self.codec.encode(image, q))
+        q, data = choose_quality(self.codec, image, budget_bits)
+        self._choice[key] = q
+        return q, data
 
     def recon_score(self, image_id, image, q, data):
         return self.scorer.score((image_id, q), image, lambda: self.codec.decode(data, image.shape[:2]))

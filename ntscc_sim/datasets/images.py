@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,9 @@ from PIL import Image
 DATASET_KINDS = ("folder", "cifar10", "builtin", "banana")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 BUILTIN_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field")
+#: decoded images kept in memory per dataset (bytes): all of Kodak (28 MB) or BSDS500's test set
+#: (90 MB), about 30 photos of 2048x1365; a larger dataset re-reads its files instead of growing
+IMAGE_CACHE_BYTES = 256 * 2**20
 
 
 class DatasetError(ValueError):
@@ -30,6 +34,35 @@ def load_image(path) -> np.ndarray:
             background = Image.new("RGBA", im.size, (255, 255, 255, 255))
             im = Image.alpha_composite(background, im)
         return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+class ImageCache:
+    """Least-recently-used decoded images, at most ``max_bytes`` in all (the newest image is
+    always kept). Memory stays bounded whatever the dataset's size."""
+
+    def __init__(self, max_bytes: int | None = None):
+        self.max_bytes = IMAGE_CACHE_BYTES if max_bytes is None else int(max_bytes)
+        self._images: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.nbytes = 0
+
+    def __contains__(self, image_id) -> bool:
+        return image_id in self._images
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def get(self, image_id: str, load):
+        """The image ``image_id``, from memory or from ``load()`` (then remembered)."""
+        img = self._images.get(image_id)
+        if img is not None:
+            self._images.move_to_end(image_id)
+            return img
+        img = load()
+        self._images[image_id] = img
+        self.nbytes += img.nbytes
+        while self.nbytes > self.max_bytes and len(self._images) > 1:
+            self.nbytes -= self._images.popitem(last=False)[1].nbytes
+        return img
 
 
 class ImageDataset:
@@ -69,12 +102,10 @@ class FolderImages(ImageDataset):
             files = files[:limit]
         self._files = {p.name: p for p in files}
         self.ids = [p.name for p in files]
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache = ImageCache()
 
     def get(self, image_id: str) -> np.ndarray:
-        if image_id not in self._cache:
-            self._cache[image_id] = load_image(self._files[image_id])
-        return self._cache[image_id]
+        return self._cache.get(image_id, lambda: load_image(self._files[image_id]))
 
 
 class Cifar10Images(ImageDataset):
@@ -132,18 +163,18 @@ class BuiltinImages(ImageDataset):
         self._dir = Path(skimage.data.__file__).parent
         self._crop = crop
         self.ids = list(names)
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache = ImageCache()
 
     def get(self, image_id: str) -> np.ndarray:
-        if image_id not in self._cache:
-            path = next(self._dir.glob(image_id + ".*"))
-            img = load_image(path)
-            if self._crop is not None:
-                h, w = min(self._crop[0], img.shape[0]), min(self._crop[1], img.shape[1])
-                top, left = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
-                img = img[top : top + h, left : left + w]
-            self._cache[image_id] = np.ascontiguousarray(img)
-        return self._cache[image_id]
+        return self._cache.get(image_id, lambda: self._load(image_id))
+
+    def _load(self, image_id: str) -> np.ndarray:
+        img = load_image(next(self._dir.glob(image_id + ".*")))
+        if self._crop is not None:
+            h, w = min(self._crop[0], img.shape[0]), min(self._crop[1], img.shape[1])
+            top, left = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
+            img = img[top : top + h, left : left + w]
+        return np.ascontiguousarray(img)
 
 
 class InMemoryImages(ImageDataset):
