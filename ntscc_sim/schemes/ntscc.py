@@ -16,7 +16,10 @@ variant : ``null`` (the checkpoint's own), ``full`` or ``comparison-1`` / ``no-z
 Each image is processed on its own, padded to the model's multiple (replicate);
 CBR = (sum_i k_i / 2 + side-info channel uses) / (3 H W) of the unpadded image;
 ``side_bits`` = side-information bits (``payload_bits`` is NaN: y goes analog). The channel noise of an image depends only on its
-seed. With ``run.rate_maps: true`` a Fig. 8 map per (image, eta) is written to
+seed. The transmitter's SNR-independent part (``g_a``, hyperprior, z string, and per eta
+the rate allocation and ``f_e``) is computed once per (checkpoint, image) and process and
+reused for the other SNRs and etas (:class:`MemoCache`, :data:`MEMO_BYTES`); the numbers are
+the same bit for bit. With ``run.rate_maps: true`` a Fig. 8 map per (image, eta) is written to
 ``<out>/figures/rate_maps/``.
 """
 
@@ -35,7 +38,51 @@ from ntscc_sim.zoo import checkpoint_list_check
 
 from .base import Scheme
 
-__all__ = ["NTSCCScheme"]
+__all__ = ["NTSCCScheme", "MemoCache"]
+
+#: bytes of SNR-independent transmitter results (analysis, per-eta f_e symbols) kept per
+#: process, so that the other SNRs and etas of an image skip them (about 20 MB per Kodak image)
+MEMO_BYTES = 768 * 2**20
+
+
+class MemoCache:
+    """Least-recently-used dicts of tensors (one per key), bounded by their total bytes.
+
+    ``get(key)`` returns the key's dict (new and empty the first time) for the caller to fill;
+    ``settle()`` then counts its bytes and drops the least recently used dicts above ``max_bytes``.
+    """
+
+    def __init__(self, max_bytes: int):
+        from collections import OrderedDict
+
+        self.max_bytes = int(max_bytes)
+        self._memos: OrderedDict = OrderedDict()
+
+    def get(self, key) -> dict:
+        memo = self._memos.pop(key, None)
+        self._memos[key] = {} if memo is None else memo
+        return self._memos[key]
+
+    @staticmethod
+    def nbytes(value) -> int:
+        if isinstance(value, torch.Tensor):
+            return value.element_size() * value.nelement()
+        if isinstance(value, (bytes, bytearray)):
+            return len(value)
+        if isinstance(value, dict):
+            value = value.values()
+        if isinstance(value, (list, tuple, type({}.values()))):
+            return sum(MemoCache.nbytes(v) for v in value)
+        return 0
+
+    def settle(self) -> None:
+        total = sum(self.nbytes(m) for m in self._memos.values())
+        while self._memos and total > self.max_bytes:
+            _, memo = self._memos.popitem(last=False)
+            total -= self.nbytes(memo)
+
+    def __len__(self) -> int:
+        return len(self._memos)
 
 
 _check_checkpoints = checkpoint_list_check("NTSCC")
@@ -110,6 +157,7 @@ class NTSCCScheme(Scheme):
         self.fallback = self.params.get("fallback", "grey")
         digital = self.params["side_info"] != "capacity"
         self.mean_color = dataset_mean_color(self.context.dataset) if digital and self.fallback == "mean" else None
+        self._memos = MemoCache(MEMO_BYTES)
 
     def _model(self, name):
         from ntscc_sim import zoo
@@ -145,7 +193,8 @@ class NTSCCScheme(Scheme):
             x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255.0).to(self.device)
             x = pad_to(x, model.pad_multiple)
             out = model(x, self.channel, snr_db, eta=eta, seeds=[derive_seed(seed, "analog")], pixels=[h * w],
-                        z_strings=True, side_capacity=cap if cap is not None else 1.0, variant=variant)
+                        z_strings=True, side_capacity=cap if cap is not None else 1.0, variant=variant,
+                        memo=self._memos.get((config["checkpoint"], image_id, img.shape)))
             three_hw = 3 * h * w
             y_uses = float(out["y_uses"][0])
             outage = 0
@@ -176,6 +225,7 @@ class NTSCCScheme(Scheme):
             })
             if self.rate_maps:
                 self._write_map(config, image_id, img, out, model, eta)
+            self._memos.settle()
         return rows
 
     def _write_map(self, config, image_id, img, out, model, eta):
