@@ -26,6 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # profile this checkout's ntscc_sim and baselines, not an installed copy
+
 # (label, file suffix, function names): inclusive time of the matching functions
 STAGES = (
     ("sweep: all scheme runs", "ntscc_sim/sweep.py", ("run_unit", "_run_unit", "execute_unit")),
@@ -123,7 +126,9 @@ def main(argv=None) -> int:
     print(f"{args.scenario} (limit {args.limit}, schemes {names or 'all'}, {'cold' if args.cold else 'warm'} BPG cache): "
           f"exit {rc}; {cpu:.1f} CPU s under cProfile, {wall:.1f} s wall (results in {out}); "
           f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"BPG encodes run: {bpg_encodes(stats)}")
+    import ntscc_sim
+
+    print(f"code: {Path(ntscc_sim.__file__).parent}; BPG encodes run: {bpg_encodes(stats)}")
     print(f"{'stage (inclusive, nested; CPU seconds)':<58} {'seconds':>8} {'share':>6}")
     for label, sec in stage_times(stats).items():
         if sec is not None:

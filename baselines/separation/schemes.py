@@ -61,14 +61,21 @@ class _SeparationBase(Scheme):
         mean = dataset_mean_color(self.context.dataset) if self.params.get("fallback") == "mean" else None
         self.scorer = Scorer("ms_ssim" in self.context.metrics, self.params.get("fallback", "grey"), mean)
         self._choice: dict = {}
+        self._sizes: dict = {}
 
     def make_codec(self):
         return _make_codec(self.params, self.context)
 
     def choose(self, image_id, image, budget_bits):
+        """Rate matching; the image's known sizes come from the codec when it shares them
+        (BPG: every scheme and the disk cache), else from this scheme's earlier budgets."""
         key = (image_id, budget_bits)
         if key not in self._choice:
-            self._choice[key] = choose_quality(self.codec, image, budget_bits)
+            if hasattr(self.codec, "known_sizes"):
+                sizes = self.codec.known_sizes(image)
+            else:
+                sizes = self._sizes.setdefault((image_id, image.shape), {})
+            self._choice[key] = choose_quality(self.codec, image, budget_bits, sizes)
         return self._choice[key]
 
     def recon_score(self, image_id, image, q, data):
