@@ -18,7 +18,7 @@ CBR = (sum_i k_i / 2 + side-info channel uses) / (3 H W) of the unpadded image;
 ``side_bits`` = side-information bits (``payload_bits`` is NaN: y goes analog). The channel noise of an image depends only on its
 seed. The transmitter's SNR-independent part (``g_a``, hyperprior, z string, and per eta
 the rate allocation and ``f_e``) is computed once per (checkpoint, image) and process and
-reused for the other SNRs and etas (:class:`MemoCache`, :data:`MEMO_BYTES`); the numbers are
+reused for the other SNRs and etas (:mod:`ntscc_sim.schemes.memo`); the numbers are
 the same bit for bit. With ``run.rate_maps: true`` a Fig. 8 map per (image, eta) is written to
 ``<out>/figures/rate_maps/``.
 """
@@ -37,52 +37,9 @@ from ntscc_sim.scenario import Field, ScenarioError
 from ntscc_sim.zoo import checkpoint_list_check
 
 from .base import Scheme
+from .memo import MEMO_BYTES, MemoCache
 
-__all__ = ["NTSCCScheme", "MemoCache"]
-
-#: bytes of SNR-independent transmitter results (analysis, per-eta f_e symbols) kept per
-#: process, so that the other SNRs and etas of an image skip them (about 20 MB per Kodak image)
-MEMO_BYTES = 768 * 2**20
-
-
-class MemoCache:
-    """Least-recently-used dicts of tensors (one per key), bounded by their total bytes.
-
-    ``get(key)`` returns the key's dict (new and empty the first time) for the caller to fill;
-    ``settle()`` then counts its bytes and drops the least recently used dicts above ``max_bytes``.
-    """
-
-    def __init__(self, max_bytes: int):
-        from collections import OrderedDict
-
-        self.max_bytes = int(max_bytes)
-        self._memos: OrderedDict = OrderedDict()
-
-    def get(self, key) -> dict:
-        memo = self._memos.pop(key, None)
-        self._memos[key] = {} if memo is None else memo
-        return self._memos[key]
-
-    @staticmethod
-    def nbytes(value) -> int:
-        if isinstance(value, torch.Tensor):
-            return value.element_size() * value.nelement()
-        if isinstance(value, (bytes, bytearray)):
-            return len(value)
-        if isinstance(value, dict):
-            value = value.values()
-        if isinstance(value, (list, tuple, type({}.values()))):
-            return sum(MemoCache.nbytes(v) for v in value)
-        return 0
-
-    def settle(self) -> None:
-        total = sum(self.nbytes(m) for m in self._memos.values())
-        while self._memos and total > self.max_bytes:
-            _, memo = self._memos.popitem(last=False)
-            total -= self.nbytes(memo)
-
-    def __len__(self) -> int:
-        return len(self._memos)
+__all__ = ["NTSCCScheme"]
 
 
 _check_checkpoints = checkpoint_list_check("NTSCC")
