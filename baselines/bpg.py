@@ -85,6 +85,8 @@ _BPG_CS_YCBCR = 0
 _CB_SIZE = 8  # bpgenc pads the picture to a multiple of 8 (its "cb_size")
 _MAX_SIDE = 16384  # largest picture side accepted (HEVC level 6.2 allows 8192 x 4320)
 _FORMAT_VERSION = 1  # bump when the produced bytes change for the same settings
+_SIZE_TABLES: collections.OrderedDict = collections.OrderedDict()  # BPGCodec.known_sizes, per process
+_SIZE_TABLES_MAX = 4096  # images
 
 # --------------------------------------------------------------------------------------------
 # Colour conversion: bpgenc's full-range BT.601 YCbCr (k_r = 0.299, k_b = 0.114) in fixed point
@@ -703,6 +705,31 @@ class BPGCodec:
     def encode(self, image: np.ndarray, quality: int) -> bytes:
         """Encode ``image`` (uint8 [H, W, 3]) at QP ``quality``; returns the BPG file bytes."""
         return self.encode_with_info(image, quality)[0]
+
+    def known_sizes(self, image: np.ndarray) -> dict:
+        """This image's bitstream sizes known so far, ``{QP: bits}``, for the rate matcher.
+
+        One table per (codec settings, image content) and process, shared by every codec of
+        these settings (every scheme, CBR and SNR); it starts from the encodings found in the
+        disk cache and the caller adds the sizes it measures
+        (:func:`baselines.separation.source.choose_quality`).
+        """
+        image = self._check_image(image)
+        digest = hashlib.sha256(image.tobytes()).hexdigest()
+        key = (self._fingerprint, image.shape, digest, str(self.cache_dir) if self.disk_cache else None)
+        table = _SIZE_TABLES.pop(key, None)
+        if table is None:
+            table = {}
+            if self.disk_cache:
+                for qp in self.qualities:
+                    try:
+                        table[qp] = self._cache_path(self.cache_key(image, qp)).stat().st_size * 8
+                    except OSError:
+                        pass
+        _SIZE_TABLES[key] = table
+        while len(_SIZE_TABLES) > _SIZE_TABLES_MAX:
+            _SIZE_TABLES.popitem(last=False)
+        return table
 
     def encode_with_info(self, image: np.ndarray, quality: int) -> tuple[bytes, dict]:
         """Like :meth:`encode`; also returns ``{"cached": bool, "encode_time": seconds}``.

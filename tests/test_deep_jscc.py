@@ -195,6 +195,25 @@ def test_scheme_rows_do_not_depend_on_batching(mixed_folder, tmp_path):
     assert one["ms_ssim_db"].notna().all()
 
 
+def test_scheme_encodes_each_pass_once_for_all_snrs(mixed_folder, tmp_path, monkeypatch):
+    """Without snr_input the encoder runs once per pass of images, whatever the number of SNRs;
+    the rows equal those computed with the encoder run at every SNR."""
+    from baselines.deep_jscc.model import DeepJSCC
+
+    calls = []
+    encode = DeepJSCC.encode
+    monkeypatch.setattr(DeepJSCC, "encode", lambda self, x, snr: calls.append(x.shape[0]) or encode(self, x, snr))
+    sc = scenario(mixed_folder, 4, kind="awgn")
+    sc["snr_db"] = [3.0, 8.0, 12.0]
+    reused = run_sweep(sc, tmp_path / "reused")
+    passes = len(calls)
+    assert passes == 3  # units of 4 and 1 images; the first holds both sizes: one pass each
+    monkeypatch.setattr("ntscc_sim.schemes.memo.MEMO_BYTES", 0)
+    calls.clear()
+    fresh = run_sweep(sc, tmp_path / "fresh")
+    assert len(calls) == 3 * passes and reused.equals(fresh)
+
+
 def test_scheme_configurations_and_param_errors(tmp_path):
     names = [SHIPPED, "deepjscc-cifar10-awgn10-c8"]
     sc = validate_scenario(scenario(tmp_path, 1, names))

@@ -271,6 +271,36 @@ def test_scheme_rows_batching_and_cbr(trained, tmp_path):
     assert together[1]["cbr"] * 3 * 37 * 45 >= 144 * 4 / 2 + together[1]["side_bits"] / math.log2(11.0) - 1e-6
 
 
+def test_scheme_reuses_the_transmitter_side_across_snrs_and_etas(trained, tmp_path, monkeypatch):
+    """g_a and the hyperprior run once per image, f_e once per (image, eta); rows are the same
+    bit for bit as computed from scratch at each (eta, SNR)."""
+    from ntscc_sim.models.ntscc import NTSCC
+
+    tmp, _ = trained
+    calls = {"analyse": 0, "f_e": 0}
+    analyse = NTSCC.analyse
+
+    def counting(self, x):
+        calls["analyse"] += 1
+        return analyse(self, x)
+
+    s = _scheme(tmp / "ntscc" / "model.pt", tmp_path, eta=[0.1, 0.4], side_info="4qam-1/2")
+    cfgs = s.configurations()
+    imgs, seeds = _images(), [5, 6, 7]
+    monkeypatch.setattr(NTSCC, "analyse", counting)
+    f_e_model = s._model(cfgs[0]["checkpoint"]).f_e
+    f_e_model.register_forward_hook(lambda *a: calls.__setitem__("f_e", calls["f_e"] + 1))
+    grid = [(c, snr) for c in cfgs for snr in (2.0, 12.0)]
+    reused = [s.run(c, snr, imgs, seeds) for c, snr in grid]
+    assert calls == {"analyse": 3, "f_e": 6} and len(s._memos) == 3
+    for (c, snr), rows in zip(grid, reused):
+        fresh = _scheme(tmp / "ntscc" / "model.pt", tmp_path, eta=[0.1, 0.4], side_info="4qam-1/2")
+        assert _same(fresh.run(c, snr, imgs, seeds), rows)
+    # a tiny memory budget keeps nothing and changes nothing
+    monkeypatch.setattr(s._memos, "max_bytes", 0)
+    assert _same(s.run(cfgs[1], 12.0, imgs, seeds), reused[-1]) and len(s._memos) == 0
+
+
 def test_scheme_side_info_over_ldpc(trained, tmp_path):
     tmp, _ = trained
     cap = _scheme(tmp / "ntscc" / "model.pt", tmp_path)

@@ -61,19 +61,25 @@ class _SeparationBase(Scheme):
         mean = dataset_mean_color(self.context.dataset) if self.params.get("fallback") == "mean" else None
         self.scorer = Scorer("ms_ssim" in self.context.metrics, self.params.get("fallback", "grey"), mean)
         self._choice: dict = {}
+        self._sizes: dict = {}
 
     def make_codec(self):
         return _make_codec(self.params, self.context)
 
     def choose(self, image_id, image, budget_bits):
-        """``(quality, bytes)`` of the best encoding that fits ``budget_bits``. Only the quality
-        is remembered (the bytes come back from the codec's bounded caches), so memory does not
-        grow with the dataset."""
+        """``(quality, bytes)`` of the best encoding that fits ``budget_bits``. Rate matching starts
+        from the image's known sizes: the codec's when it shares them (BPG: every scheme and the
+        disk cache), else this scheme's earlier budgets. Only the quality is remembered (the bytes
+        come back from the codec's bounded caches), so memory does not grow with the dataset."""
         key = (image_id, budget_bits)
         if key in self._choice:
             q = self._choice[key]
             return q, (None if q is None else self.codec.encode(image, q))
-        q, data = choose_quality(self.codec, image, budget_bits)
+        if hasattr(self.codec, "known_sizes"):
+            sizes = self.codec.known_sizes(image)
+        else:
+            sizes = self._sizes.setdefault((image_id, image.shape), {})
+        q, data = choose_quality(self.codec, image, budget_bits, sizes)
         self._choice[key] = q
         return q, data
 

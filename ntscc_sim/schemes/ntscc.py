@@ -16,7 +16,10 @@ variant : ``null`` (the checkpoint's own), ``full`` or ``comparison-1`` / ``no-z
 Each image is processed on its own, padded to the model's multiple (replicate);
 CBR = (sum_i k_i / 2 + side-info channel uses) / (3 H W) of the unpadded image;
 ``side_bits`` = side-information bits (``payload_bits`` is NaN: y goes analog). The channel noise of an image depends only on its
-seed. With ``run.rate_maps: true`` a Fig. 8 map per (image, eta) is written to
+seed. The transmitter's SNR-independent part (``g_a``, hyperprior, z string, and per eta
+the rate allocation and ``f_e``) is computed once per (checkpoint, image) and process and
+reused for the other SNRs and etas (:mod:`ntscc_sim.schemes.memo`); the numbers are
+the same bit for bit. With ``run.rate_maps: true`` a Fig. 8 map per (image, eta) is written to
 ``<out>/figures/rate_maps/``.
 """
 
@@ -34,6 +37,7 @@ from ntscc_sim.scenario import Field, ScenarioError
 from ntscc_sim.zoo import checkpoint_list_check
 
 from .base import Scheme
+from .memo import MEMO_BYTES, MemoCache
 
 __all__ = ["NTSCCScheme"]
 
@@ -110,6 +114,7 @@ class NTSCCScheme(Scheme):
         self.fallback = self.params.get("fallback", "grey")
         digital = self.params["side_info"] != "capacity"
         self.mean_color = dataset_mean_color(self.context.dataset) if digital and self.fallback == "mean" else None
+        self._memos = MemoCache(MEMO_BYTES)
 
     def _model(self, name):
         from ntscc_sim import zoo
@@ -145,7 +150,8 @@ class NTSCCScheme(Scheme):
             x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255.0).to(self.device)
             x = pad_to(x, model.pad_multiple)
             out = model(x, self.channel, snr_db, eta=eta, seeds=[derive_seed(seed, "analog")], pixels=[h * w],
-                        z_strings=True, side_capacity=cap if cap is not None else 1.0, variant=variant)
+                        z_strings=True, side_capacity=cap if cap is not None else 1.0, variant=variant,
+                        memo=self._memos.get((config["checkpoint"], image_id, img.shape)))
             three_hw = 3 * h * w
             y_uses = float(out["y_uses"][0])
             outage = 0
@@ -176,6 +182,7 @@ class NTSCCScheme(Scheme):
             })
             if self.rate_maps:
                 self._write_map(config, image_id, img, out, model, eta)
+            self._memos.settle()
         return rows
 
     def _write_map(self, config, image_id, img, out, model, eta):
