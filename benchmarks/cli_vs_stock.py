@@ -32,21 +32,18 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ray_scaling  # noqa: E402  (its scenario builder)
 
 K, N, BPS, RATE = 4096, 6144, 4, 2 / 3
 
 
 def scenario(kodak: str, images: int, snrs, cbrs) -> dict:
-    return {
-        "name": "cli_vs_stock",
-        "description": "BPG + 5G LDPC 16QAM 2/3 on Kodak (benchmarks/cli_vs_stock.py)",
-        "seed": 2022,
-        "dataset": {"kind": "folder", "path": kodak, "limit": images},
-        "channel": {"kind": "awgn"},
-        "snr_db": list(snrs),
-        "schemes": [{"name": "BPG + LDPC 16QAM 2/3", "kind": "bpg-ldpc", "cbr": list(cbrs),
-                     "mcs": {"modulation": "16qam", "rate": "2/3"}, "code": {"k": K, "n": N}}],
-    }
+    """ray_scaling.py's BPG + LDPC Kodak sweep, with the scenario's default batching and report."""
+    sc = ray_scaling.scenario(kodak, images, snrs, cbrs)
+    for key in ("run", "report"):
+        sc.pop(key)
+    sc.update(name="cli_vs_stock", description="BPG + 5G LDPC 16QAM 2/3 on Kodak (benchmarks/cli_vs_stock.py)")
+    return sc
 
 
 def run_cli(scenario_file: Path, out: Path, cache: Path, extra=()) -> float:
