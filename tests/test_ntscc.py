@@ -371,3 +371,100 @@ def test_scenario_validation_of_ntscc_params(trained):
     with pytest.raises(ScenarioError) as exc:
         validate_scenario({**base, "schemes": [{"name": "n", "kind": "ntscc", "checkpoint": str(tmp / "ntscc"), "side_info": "17qam-1/2"}]})
     assert "schemes[0].side_info" in str(exc.value)
+
+
+# --- rate-index entropy coding (index_code: context) ------------------------------------
+def test_index_coder_round_trip_and_code_length():
+    from ntscc_sim.models.index_coding import IndexCoder
+
+    gen = torch.Generator().manual_seed(0)
+    counts = torch.rand(16, 16, generator=gen, dtype=torch.float64) ** 4 * 1000  # skewed rows
+    coder = IndexCoder(counts)
+    ctx = torch.randint(0, 16, (24, 40), generator=gen)
+    idx = torch.multinomial(coder.pmf[ctx.reshape(-1)], 1, generator=gen).reshape(ctx.shape)
+    s = coder.encode(idx, ctx)
+    assert torch.equal(coder.decode(s, ctx), idx)
+    ideal = coder.ideal_bits(idx, ctx)
+    assert ideal - 8 <= 8 * len(s) <= ideal + 64  # rANS: the model's code length plus a flush
+    assert 8 * len(s) < 0.9 * 4 * idx.numel()  # beats the fixed 4 bits per index
+    # every index stays codable, even one the counts never saw
+    sure = IndexCoder(torch.eye(16, dtype=torch.float64) * 1e6)
+    odd = (ctx + 1) % 16
+    assert torch.equal(sure.decode(sure.encode(odd, ctx), ctx), odd)
+    with pytest.raises(ValueError):
+        coder.encode(torch.full((2, 2), 16), torch.zeros(2, 2, dtype=torch.long))
+
+
+def test_side_info_framing_round_trips():
+    from ntscc_sim.models.index_coding import frame_side_info, split_side_info
+
+    z, idx = b"\x01\x02\x03", b"\xff\x00"
+    assert split_side_info(frame_side_info(z, idx, "context"), "context") == (z, idx)
+    assert split_side_info(frame_side_info(z, idx, "fixed"), "fixed", len(idx)) == (z, idx)
+    assert len(frame_side_info(z, idx, "context")) == len(z) + len(idx) + 2
+
+
+def test_training_fits_the_index_prior(trained):
+    from ntscc_sim.train.checkpoint import read_checkpoint
+
+    tmp, _ = trained
+    ckpt = read_checkpoint(tmp / "ntscc" / "model.pt")
+    rec, counts = ckpt["calibration"], ckpt["state_dict"]["index_counts"]
+    assert counts.shape == (len(VALUES), len(VALUES))
+    # every (predicted, chosen) pair of every patch at every calibration eta was counted once
+    patches = (32 // 4) ** 2
+    assert rec["etas"][0] == pytest.approx(0.1) and rec["etas"][-1] == pytest.approx(0.4) and len(rec["etas"]) == 8
+    assert int(counts.sum()) == rec["pairs"] == rec["images"] * patches * len(rec["etas"])
+
+
+def test_scheme_context_index_code(trained, tmp_path):
+    """Same reconstruction as the fixed code; the side bits are the real framed payload;
+    the index string decodes to the indices from the receiver's own contexts."""
+    from ntscc_sim.models.index_coding import predicted_index
+
+    tmp, _ = trained
+    ck = tmp / "ntscc" / "model.pt"
+    imgs, seeds = _images(), [5, 6, 7]
+    for side in ("capacity", "4qam-1/2"):
+        fixed = _scheme(ck, tmp_path, side_info=side, index_code="fixed")
+        ctx = _scheme(ck, tmp_path, side_info=side, index_code="context")
+        cfg = fixed.configurations()[0]
+        a, b = fixed.run(cfg, 10.0, imgs, seeds), ctx.run(cfg, 10.0, imgs, seeds)
+        for ra, rb in zip(a, b):
+            assert rb["outage"] == 0 and rb["psnr"] == ra["psnr"]
+            assert rb["side_bits"] != ra["side_bits"]
+    model = ctx._model(str(ck))
+    x = torch.rand(1, 3, 32, 32)
+    out = model(x, Channel("awgn"), 10.0, eta=0.2, z_strings=True, index_code="context")
+    pred = predicted_index(model.allocator, model.analyse(x)["scales"], 0.2)[0]
+    st = out["index_string"][0]
+    assert torch.equal(model.index_coder.decode(st, pred), out["index"][0])
+    assert float(out["side_bits"][0]) == 8 * (len(out["z_string"][0]) + len(st) + 2)
+    assert "index_code" not in fixed.fingerprint() and ctx.fingerprint()["index_code"] == "context"
+
+
+def test_index_prior_cli_and_unfitted_checkpoints(trained, tmp_path):
+    """A checkpoint without ``index_counts`` (older code) loads and runs with the fixed code,
+    is refused for ``index_code: context`` naming the key, and the CLI fits it."""
+    from ntscc_sim.scenario import ScenarioError
+    from ntscc_sim.scenario.loader import validate_scenario
+    from ntscc_sim.train.checkpoint import atomic_save, read_checkpoint
+    from ntscc_sim.train.index_prior import main
+
+    tmp, _ = trained
+    ckpt = read_checkpoint(tmp / "ntscc" / "model.pt")
+    del ckpt["state_dict"]["index_counts"]
+    old = tmp_path / "old.pt"
+    atomic_save(ckpt, old)
+    rows = _scheme(old, tmp_path).run(_scheme(old, tmp_path).configurations()[0], 10.0, _images()[:1], [1])
+    assert rows[0]["outage"] == 0
+    base = {"name": "t", "dataset": {"kind": "builtin", "names": ["astronaut"], "crop": [64, 64]}, "snr_db": 10}
+    scheme = {"name": "n", "kind": "ntscc", "checkpoint": str(old), "index_code": "context"}
+    with pytest.raises(ScenarioError) as exc:
+        validate_scenario({**base, "schemes": [scheme]})
+    assert "schemes[0].index_code" in str(exc.value) and "index_prior" in str(exc.value)
+    assert main([str(old), "--batches", "2"]) == 0
+    fitted = read_checkpoint(old)
+    assert fitted["calibration"]["batches"] == 2 and float(fitted["state_dict"]["index_counts"].sum()) > 0
+    assert validate_scenario({**base, "schemes": [scheme]}).schemes[0]["index_code"] == "context"
+    assert main([str(tmp_path / "missing.pt")]) == 2

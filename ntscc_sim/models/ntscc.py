@@ -39,6 +39,7 @@ from ntscc_sim.channels import Channel, capacity, noise_variance, normalize_powe
 from ntscc_sim._compressai import compressai  # noqa: F401
 from compressai.models import CompressionModel  # noqa: E402
 
+from .index_coding import LENGTH_FIELD_BYTES  # noqa: E402
 from .ntc import NTC, TRANSFORM_DEFAULTS, build_ntc  # noqa: E402
 from .rate_allocation import RateAllocator, default_rate_values, patch_information  # noqa: E402
 from .swin import SwinStage  # noqa: E402
@@ -188,6 +189,39 @@ class NTSCC(CompressionModel):
         self.variant = variant
         self.adaptive, self.refine, self.send_z = VARIANTS[variant]
         self.eta = float(eta)
+        # P(index | predicted index) counts for ``index_code="context"`` (all zero: not fitted;
+        # :func:`ntscc_sim.models.index_coding.count_indices`, filled after training)
+        self.register_buffer("index_counts", torch.zeros(len(allocator), len(allocator), dtype=torch.float64))
+        self._index_coder = None
+
+    def load_state_dict(self, state_dict, strict: bool = True, **kwargs):
+        """As ``nn.Module``'s; checkpoints written before ``index_counts`` existed load as "not fitted"."""
+        if "index_counts" not in state_dict:
+            state_dict = {**state_dict, "index_counts": torch.zeros_like(self.index_counts)}
+        self._index_coder = None
+        return super().load_state_dict(state_dict, strict=strict, **kwargs)
+
+    @property
+    def has_index_prior(self) -> bool:
+        """Whether ``index_counts`` was fitted, so ``index_code="context"`` can be used."""
+        return bool(self.index_counts.sum() > 0)
+
+    def set_index_counts(self, counts: torch.Tensor) -> None:
+        """Store fitted ``P(index | predicted index)`` counts ``[V, V]``."""
+        self.index_counts.copy_(torch.as_tensor(counts, dtype=torch.float64))
+        self._index_coder = None
+
+    @property
+    def index_coder(self):
+        """The rANS :class:`~ntscc_sim.models.index_coding.IndexCoder` of ``index_counts``."""
+        if not self.has_index_prior:
+            raise ValueError("this NTSCC checkpoint has no fitted index prior (index_counts); "
+                             "fit one with: python -m ntscc_sim.train.index_prior CHECKPOINT")
+        if self._index_coder is None:
+            from .index_coding import IndexCoder
+
+            self._index_coder = IndexCoder(self.index_counts.cpu())
+        return self._index_coder
 
     @property
     def pad_multiple(self) -> int:
@@ -217,11 +251,16 @@ class NTSCC(CompressionModel):
         return {"y": y, "z": z, "z_lik": z_lik, "means": means, "scales": scales, "y_tilde": y_tilde, "y_lik": y_lik}
 
     def forward(self, x, channel: Channel, snr_db: float, eta: float | None = None, seeds=None, pixels=None, z_strings: bool = False,
-                side_capacity: float | None = None, variant: str | None = None, memo: dict | None = None):
+                side_capacity: float | None = None, variant: str | None = None, memo: dict | None = None,
+                index_code: str = "fixed"):
         """``memo`` (evaluation only): a dict kept by the caller for one input ``x`` (same
         tensor values, same batch); the SNR-independent results (:meth:`analyse`, per-eta rate
         allocation and ``f_e`` symbols, the z strings) are stored there and reused by the next
-        calls at other SNRs and etas, bit for bit as if recomputed."""
+        calls at other SNRs and etas, bit for bit as if recomputed. ``index_code``: ``fixed``
+        (``kq`` bits per patch, the paper) or ``context`` (rANS with the fitted index prior,
+        :mod:`ntscc_sim.models.index_coding`; real strings with ``z_strings=True``, their
+        ideal length otherwise); the side bits include the framing of
+        :func:`~ntscc_sim.models.index_coding.frame_side_info`."""
         if memo is not None and self.training:
             raise ValueError("memo is for evaluation; training recomputes everything")
         memo = {} if memo is None else memo
@@ -258,7 +297,14 @@ class NTSCC(CompressionModel):
         if not send_z:
             z_bits = torch.zeros_like(z_bits)
         patches = index[0].numel()
-        index_bits = float(patches * self.allocator.bits_per_patch) if self.adaptive else 0.0
+        index_strings = None
+        if index_code == "fixed" or not self.adaptive:
+            index_bits = torch.full_like(z_bits, float(patches * self.allocator.bits_per_patch) if self.adaptive else 0.0)
+        elif index_code == "context":
+            index_bits, index_strings = self._context_index_bits(memo, index, scales, eta, z_strings)
+            index_bits = index_bits.to(z_bits) + 8.0 * LENGTH_FIELD_BYTES  # z-string length field
+        else:
+            raise ValueError(f"index_code must be 'fixed' or 'context', got {index_code!r}")
         side_bits = z_bits + index_bits
         cap = capacity("awgn", snr_db) if side_capacity is None else float(side_capacity)
         side_uses = side_bits / cap
@@ -272,8 +318,27 @@ class NTSCC(CompressionModel):
             "x_hat": x_hat, "x_ntc": x_ntc, "index": index, "k": k, "k_raw": k_raw, "mask": mask,
             "y_uses": y_uses, "z_bits": z_bits, "side_bits": side_bits, "side_uses": side_uses, "cbr": cbr,
             "y_likelihoods": y_lik, "z_likelihoods": z_lik, "z_string": strings if send_z else None,
-            "index_bits": index_bits,
+            "index_bits": index_bits, "index_string": index_strings,
         }
+
+    def _context_index_bits(self, memo: dict, index, scales, eta: float, real: bool):
+        """Bits of the context-coded indices ``[B]`` and the strings (``None`` unless ``real``)."""
+        from .index_coding import predicted_index
+
+        key = ("index_code", eta, bool(real))
+        if key not in memo:
+            coder = self.index_coder
+            pred = predicted_index(self.allocator, scales, eta)
+            if not real:
+                bits = [coder.ideal_bits(index[i], pred[i]) for i in range(index.shape[0])]
+                memo[key] = (torch.tensor(bits), None)
+            else:
+                strings = [coder.encode(index[i], pred[i]) for i in range(index.shape[0])]
+                for i, st in enumerate(strings):  # the receiver's decode, from the same contexts
+                    if not torch.equal(coder.decode(st, pred[i]), index[i].cpu()):
+                        raise RuntimeError("rate-index rANS string does not decode to the sent indices")
+                memo[key] = (torch.tensor([8.0 * len(st) for st in strings]), strings)
+        return memo[key]
 
 
 def build_ntscc(cfg: dict) -> NTSCC:

@@ -12,6 +12,10 @@ fallback : ``grey`` (default) or ``mean`` (the dataset's per-channel mean), as f
     separation schemes; only an MCS ``side_info`` can fail.
 variant : ``null`` (the checkpoint's own), ``full`` or ``comparison-1`` / ``no-z``
     (evaluation-time ablation: refinement and z switched off).
+index_code : ``fixed`` (default, the paper: ``kq = log2 |V|`` bits per rate index) or
+    ``context``: rANS with ``P(index | index predicted from the hyperprior)`` fitted on
+    training images and stored in the checkpoint (:mod:`ntscc_sim.models.index_coding`;
+    fit with ``python -m ntscc_sim.train.index_prior``).
 
 Each image is processed on its own, padded to the model's multiple (replicate);
 CBR = (sum_i k_i / 2 + side-info channel uses) / (3 H W) of the unpadded image;
@@ -33,6 +37,7 @@ from ntscc_sim.config import derive_seed
 from ntscc_sim.link import CapacityLink, DigitalLink, parse_mcs
 from ntscc_sim.fallback import FALLBACKS, dataset_mean_color, fallback_image
 from ntscc_sim.metrics import quality
+from ntscc_sim.models.index_coding import INDEX_CODES, frame_side_info
 from ntscc_sim.scenario import Field, ScenarioError
 from ntscc_sim.zoo import checkpoint_list_check
 
@@ -65,6 +70,8 @@ class NTSCCScheme(Scheme):
         "fallback": Field("str", default="grey", choices=FALLBACKS, doc="receiver output when the side information is lost"),
         "variant": Field("str", default=None, nullable=True, choices=("full", "comparison-1", "no-z"),
                          doc="evaluation-time ablation (default: the checkpoint's variant)"),
+        "index_code": Field("str", default="fixed", choices=INDEX_CODES,
+                            doc="rate indices: fixed kq bits (paper) | context (rANS with the fitted index prior)"),
     }
     PARAM_COLUMNS = ("checkpoint", "eta", "lambda", "train_snr_db")
     _configs: dict = {}
@@ -73,11 +80,19 @@ class NTSCCScheme(Scheme):
     def check_params(cls, params, path, scenario):
         if params["side_info"] == "capacity" and scenario["channel"]["kind"] == "rayleigh-block":
             raise ScenarioError(f"{path}.side_info", "capacity side information is undefined on rayleigh-block fading; give an MCS, e.g. 4qam-1/2")
+        if params["index_code"] == "context":
+            for name in params["checkpoint"]:
+                counts = cls._checkpoint(name)["state_dict"].get("index_counts")
+                if counts is None or float(counts.sum()) <= 0:
+                    raise ScenarioError(f"{path}.index_code", f"checkpoint {name!r} has no fitted index prior; fit one with "
+                                        f"`python -m ntscc_sim.train.index_prior {name}` or use index_code: fixed")
         return params
 
     def fingerprint(self):
-        # capacity side information never fails, so the fallback cannot change a result
+        # capacity side information never fails, so the fallback cannot change a result;
+        # index_code: fixed is what every result before the parameter existed used
         drop = ("checkpoint", "eta") + (("fallback",) if self.params["side_info"] == "capacity" else ())
+        drop += ("index_code",) if self.params.get("index_code", "fixed") == "fixed" else ()
         return {k: v for k, v in self.params.items() if k not in drop}
 
     # --- configurations -------------------------------------------------------------
@@ -85,13 +100,21 @@ class NTSCCScheme(Scheme):
     def _train_config(cls, name: str) -> dict:
         from ntscc_sim import zoo
 
-        path = str(zoo.resolve(name))
-        if path not in cls._configs:
+        return cls._checkpoint(name)["config"]
+
+    @classmethod
+    def _checkpoint(cls, name: str) -> dict:
+        from ntscc_sim import zoo
+
+        path = zoo.resolve(name)
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)  # a rewritten file (e.g. a fitted index prior) is read again
+        if key not in cls._configs:
             ckpt = zoo.read(path)
             if ckpt.get("task") != "ntscc":
                 raise ValueError(f"{name}: a {ckpt.get('task')!r} checkpoint, expected an ntscc one")
-            cls._configs[path] = ckpt["config"]
-        return cls._configs[path]
+            cls._configs[key] = {"config": ckpt["config"], "state_dict": {"index_counts": ckpt["state_dict"].get("index_counts")}}
+        return cls._configs[key]
 
     def configurations(self):
         out = []
@@ -140,6 +163,7 @@ class NTSCCScheme(Scheme):
         if variant == "full":
             variant = None
         digital = self.params["side_info"] != "capacity"
+        index_code = self.params.get("index_code", "fixed")
         ideal = None if digital else CapacityLink.for_channel(self.channel.kind, snr_db)
         cap = None if digital else ideal.design
         rows = []
@@ -151,14 +175,19 @@ class NTSCCScheme(Scheme):
             x = pad_to(x, model.pad_multiple)
             out = model(x, self.channel, snr_db, eta=eta, seeds=[derive_seed(seed, "analog")], pixels=[h * w],
                         z_strings=True, side_capacity=cap if cap is not None else 1.0, variant=variant,
-                        memo=self._memos.get((config["checkpoint"], image_id, img.shape)))
+                        memo=self._memos.get((config["checkpoint"], image_id, img.shape)), index_code=index_code)
             three_hw = 3 * h * w
             y_uses = float(out["y_uses"][0])
             outage = 0
             if digital:
                 z = out["z_string"][0] if out["z_string"] is not None else b""
-                idx_bytes = self._index_bytes(out["index"][0], model.allocator.bits_per_patch) if model.adaptive else b""
-                payload = z + idx_bytes
+                if not model.adaptive:
+                    idx_bytes = b""
+                elif index_code == "context":
+                    idx_bytes = out["index_string"][0]
+                else:
+                    idx_bytes = self._index_bytes(out["index"][0], model.allocator.bits_per_patch)
+                payload = frame_side_info(z, idx_bytes, index_code if model.adaptive else "fixed")
                 side_bits = 8 * len(payload)
                 if payload:
                     link = self._side_link(snr_db)

@@ -284,6 +284,7 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     if stopped:  # finalize a copy: the resumable state in checkpoint.pt stays untouched
         model = copy.deepcopy(model)
     task.finalize(model, cfg)
+    calibration = task.calibrate(model, data, cfg)
     metrics = validate(task, model, data, cfg, dev)
     final_step = completed if stopped else max(start, total)
     final = {**metrics, "step": final_step, "epoch": data.epoch(final_step), "train_seconds": round(seconds, 1),
@@ -291,7 +292,8 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
              "num_params": sum(p.numel() for p in model.parameters()),
              "steps_total": total, "complete": not stopped, "threads": torch.get_num_threads()}
     atomic_save(make_checkpoint(cfg["model"]["kind"], cfg, model, final_step, data.epoch(final_step), metrics,
-                                extra={"seconds": seconds}), out / MODEL_FILE)
+                                extra={"seconds": seconds, **({"calibration": calibration} if calibration else {})}),
+                out / MODEL_FILE)
     tmp = out / f".{METRICS_FILE}.tmp"
     tmp.write_text(json.dumps(final, indent=2) + "\n")
     tmp.replace(out / METRICS_FILE)

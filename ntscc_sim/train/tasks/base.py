@@ -45,6 +45,13 @@ class Task:
     def finalize(self, model: torch.nn.Module, config: dict) -> None:
         """Before saving a final checkpoint (e.g. CompressAI ``model.update()``)."""
 
+    def calibrate(self, model: torch.nn.Module, data, config: dict) -> dict:
+        """After :meth:`finalize`: fit what the model estimates from training images rather
+        than learns by gradient (e.g. NTSCC's index prior). ``data`` is the run's
+        :class:`~ntscc_sim.train.data.TrainData`; returns a record stored in the checkpoint
+        (``{}``: nothing fitted)."""
+        return {}
+
     # --- optional hooks (defaults keep older tasks working) ---------------------------
     def validate_model(self, params: dict, path: str) -> dict:
         """Cross-field checks on the schema-validated ``model:`` section; raise

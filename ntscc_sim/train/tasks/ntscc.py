@@ -151,6 +151,36 @@ class NTSCCTask(Task):
     def finalize(self, model, config):
         model.update(force=True, update_quantiles=True)
 
+    CALIBRATION_BATCHES = 64
+    CALIBRATION_ETAS = 8
+
+    @classmethod
+    def calibration_etas(cls, config) -> list[float]:
+        """The etas the index prior is counted at: log-spaced over ``eta_range``, else the nominal eta."""
+        m = config["model"]
+        if not m.get("eta_range"):
+            return [float(m["eta"])]
+        lo, hi = (math.log(v) for v in m["eta_range"])
+        n = cls.CALIBRATION_ETAS
+        return [round(math.exp(lo + (hi - lo) * i / (n - 1)), 6) for i in range(n)]
+
+    def calibrate(self, model, data, config, batches: int | None = None):
+        """Count ``P(index | predicted index)`` (:mod:`ntscc_sim.models.index_coding`) on the
+        first ``batches`` training batches at :meth:`calibration_etas`; stored in
+        ``model.index_counts`` for ``index_code: context``."""
+        from ntscc_sim.models.index_coding import count_indices
+
+        if not model.adaptive:
+            return {}
+        n = int(batches or self.CALIBRATION_BATCHES)
+        etas = self.calibration_etas(config)
+        dev = next(model.parameters()).device
+        counts = None
+        for step in range(n):
+            counts = count_indices(model, data.batch(step).to(dev), etas, counts)
+        model.set_index_counts(counts)
+        return {"batches": n, "images": n * data.batch_size, "etas": etas, "pairs": int(counts.sum())}
+
     def init_from(self, model, ckpt, config):
         """Algorithm 1 step 1: NTC weights into ``model.ntc``; or a whole NTSCC checkpoint."""
         src = ckpt["state_dict"]
