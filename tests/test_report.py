@@ -219,7 +219,7 @@ def test_single_scheme_single_point(tmp_path):
     assert (folder / "report.md").is_file() and (folder / "report.html").is_file()
 
 
-def test_figures_written(tmp_path):
+def test_figures_written(tmp_path, monkeypatch):
     snrs, tg = [1, 5, 10], [1 / 24, 1 / 16]
     rows = _rows("NTSCC", "ntscc", snrs, 0.9, 1.0, targets=tg, train_snr_db=10)
     for snr in snrs:  # matched-training rows for the other SNRs
@@ -257,9 +257,24 @@ def test_figures_written(tmp_path):
     shutil.rmtree(folder / "figures" / "rate_maps")
     for f in (folder / "figures").glob("*.p*"):
         f.unlink()
+    import os
+
+    from ntscc_sim.report import figures as figures_module
+
+    drawn_by = tmp_path / "drawn_by"
+    drawn_by.mkdir()
+    save = figures_module._save
+
+    def recording(fig, out_dir, stem):  # which process saved each figure (inherited by the forked workers)
+        (drawn_by / f"{stem}.pid").write_text(str(os.getpid()))
+        return save(fig, out_dir, stem)
+
+    monkeypatch.setattr(figures_module, "_save", recording)
     again = build_report(folder, anchor="bpg-ldpc", workers=2)
     assert again["figures"] == out["figures"]
     assert {p.name: p.read_bytes() for p in (folder / "figures").glob("*.p*")} == serial
+    pids = {f.read_text() for f in drawn_by.iterdir()}
+    assert str(os.getpid()) not in pids and len(pids) == 2, "figures were not drawn by 2 worker processes"
 
 
 def test_overlays(tmp_path):
