@@ -467,4 +467,7 @@ def test_index_prior_cli_and_unfitted_checkpoints(trained, tmp_path):
     fitted = read_checkpoint(old)
     assert fitted["calibration"]["batches"] == 2 and float(fitted["state_dict"]["index_counts"].sum()) > 0
     assert validate_scenario({**base, "schemes": [scheme]}).schemes[0]["index_code"] == "context"
+    with pytest.raises(ScenarioError) as exc:  # without z the receiver has no context
+        validate_scenario({**base, "schemes": [{**scheme, "variant": "no-z"}]})
+    assert "schemes[0].index_code" in str(exc.value) and "no-z" in str(exc.value)
     assert main([str(tmp_path / "missing.pt")]) == 2

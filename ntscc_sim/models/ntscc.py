@@ -301,6 +301,8 @@ class NTSCC(CompressionModel):
         if index_code == "fixed" or not self.adaptive:
             index_bits = torch.full_like(z_bits, float(patches * self.allocator.bits_per_patch) if self.adaptive else 0.0)
         elif index_code == "context":
+            if not send_z:
+                raise ValueError("index_code 'context' predicts the indices from z, which this variant does not send")
             index_bits, index_strings = self._context_index_bits(memo, index, scales, eta, z_strings)
             index_bits = index_bits.to(z_bits) + 8.0 * LENGTH_FIELD_BYTES  # z-string length field
         else:

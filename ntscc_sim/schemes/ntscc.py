@@ -82,6 +82,10 @@ class NTSCCScheme(Scheme):
             raise ScenarioError(f"{path}.side_info", "capacity side information is undefined on rayleigh-block fading; give an MCS, e.g. 4qam-1/2")
         if params["index_code"] == "context":
             for name in params["checkpoint"]:
+                variant = params["variant"] or cls._checkpoint(name)["config"]["model"].get("variant", "full")
+                if variant != "full":
+                    raise ScenarioError(f"{path}.index_code", f"context coding predicts the rate indices from z, which variant "
+                                        f"{variant!r} does not send (checkpoint {name!r}); use index_code: fixed")
                 counts = cls._checkpoint(name)["state_dict"].get("index_counts")
                 if counts is None or float(counts.sum()) <= 0:
                     raise ScenarioError(f"{path}.index_code", f"checkpoint {name!r} has no fitted index prior; fit one with "
