@@ -18,7 +18,8 @@ import torch
 from PIL import Image
 
 from ntscc_sim import zoo
-from ntscc_sim.models.index_entropy import adaptive_code_length, empirical_entropy, expected_information
+from ntscc_sim.models.index_coding import predicted_index
+from ntscc_sim.models.index_entropy import adaptive_code_length, empirical_entropy
 from ntscc_sim.models.rate_allocation import patch_information
 
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
@@ -34,7 +35,7 @@ def index_bits(model, x: torch.Tensor, eta: float) -> dict:
         means, scales = ntc.params(z_hat)
         _, y_lik = ntc.gaussian_conditional(y, scales, means=means, training=False)
     index = model.allocator(eta * patch_information(y_lik))[0][0]
-    predicted = model.allocator(eta * expected_information(scales))[0][0]
+    predicted = predicted_index(model.allocator, scales, eta)[0]
     levels, n = len(model.allocator), index.numel()
     left = torch.cat([torch.zeros_like(index[:, :1]), index[:, :-1]], dim=1)  # already decoded
     up = torch.cat([torch.zeros_like(index[:1]), index[:-1]], dim=0)

@@ -102,8 +102,6 @@ class NTSCCScheme(Scheme):
     # --- configurations -------------------------------------------------------------
     @classmethod
     def _train_config(cls, name: str) -> dict:
-        from ntscc_sim import zoo
-
         return cls._checkpoint(name)["config"]
 
     @classmethod
