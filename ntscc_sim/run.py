@@ -330,7 +330,8 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
         try:
             build_report(out_dir, anchor=data["report"]["anchor"], metric=data["report"]["metric"],
                          formats=tuple(data["report"]["formats"]), overlays=tuple(data["report"]["overlay"]),
-                         workers=available_cpus())
+                         workers=available_cpus(), extra_anchors=data["report"]["extra_anchors"],
+                         min_points=data["report"]["min_points"])
         except Exception as exc:
             print(f"error: the sweep is complete but the report failed ({type(exc).__name__}: {exc}); "
                   f"rerun: python -m ntscc_sim.report {out_dir}", file=sys.stderr)

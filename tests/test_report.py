@@ -210,6 +210,36 @@ def test_missing_points_and_nan_free_output(tmp_path):
     assert t10["bd_cbr_pct"].iloc[0] == pytest.approx(-10.0, abs=1e-9)
 
 
+def test_extra_anchor_and_min_points(tmp_path, capsys):
+    """Every scheme is also compared with an extra anchor; min_points admits 3-point curves."""
+    rows = (_rows("Ref", "bpg-ldpc", [10]) + _rows("Better", "ntscc", [10], 0.8)
+            + _rows("Three", "deep-jscc", [10], 0.9, targets=TARGETS[1:4]))
+    run = {"scenario": {"report": {"anchor": "Ref", "extra_anchors": ["Three"], "min_points": 3}}}
+    folder = _write_points(tmp_path / "res", rows, run)
+    out = build_report(folder, formats=("csv", "md"), figures=False)  # both from run.json
+    assert out["extra_anchors"] == ["Three"] and out["min_points"] == 3
+    bd = out["bd"].query("metric == 'psnr'").set_index(["anchor", "scheme"])
+    # 3 points now suffice: Three has 10 % lower CBR than Ref, Better 20 % lower (same quality)
+    assert bd.loc[("Ref", "Three"), "bd_cbr_pct"] == pytest.approx(-10.0, abs=1e-6)
+    assert bd.loc[("Three", "Better"), "bd_cbr_pct"] == pytest.approx((0.8 / 0.9 - 1) * 100, abs=1e-6)
+    assert bd.loc[("Three", "Ref"), "bd_psnr_db"] < 0 < bd.loc[("Three", "Better"), "bd_psnr_db"]
+    md = (folder / "bd.md").read_text()
+    assert "against Three" in md and "Three (anchor)" in md and "Ref (anchor)" in md
+    # explicit arguments override run.json; the default of 4 points leaves Three without a value
+    out4 = build_report(folder, extra_anchors=[], min_points=4, formats=("csv",), figures=False)
+    assert out4["extra_anchors"] == [] and set(out4["bd"]["anchor"]) == {"Ref"}
+    three = out4["bd"].query("scheme == 'Three' and metric == 'psnr'").iloc[0]
+    assert np.isnan(three["bd_cbr_pct"]) and "test has 3 points (<4)" in three["note"]
+    with pytest.raises(ReportInputError, match="extra anchor 'Nope'"):
+        build_report(folder, extra_anchors=["Nope"], figures=False)
+    assert cli_main([str(folder), "--no-figures", "--format", "csv", "--extra-anchor", "Better",
+                     "--min-points", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "against Better" in printed and "also against: Better" in printed
+    with pytest.raises(SystemExit):
+        cli_main([str(folder), "--min-points", "2"])
+
+
 def test_single_scheme_single_point(tmp_path):
     folder = _write_points(tmp_path / "one", [dict(scheme="Only", snr_db=10, image="a", cbr=0.05, psnr=30.0)])
     out = build_report(folder)

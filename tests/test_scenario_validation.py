@@ -35,6 +35,8 @@ CASES = [
     ("missing-folder", ("dataset",), {"kind": "folder", "path": "/nonexistent/images"}, ["dataset.path", "/nonexistent/images"]),
     ("duplicate-scheme-names", ("schemes", 1, "name"), "ldpc", ["schemes[1].name", "duplicate", "ldpc"]),
     ("anchor-not-a-scheme", ("report",), {"anchor": "JPEG"}, ["report.anchor", "JPEG"]),
+    ("extra-anchor-not-a-scheme", ("report",), {"extra_anchors": ["JPEG"]}, ["report.extra_anchors[0]", "JPEG"]),
+    ("min-points-too-small", ("report",), {"min_points": 2}, ["report.min_points", "2"]),
     ("code-n-vs-rate", ("schemes", 0, "code"), {"k": 1024, "n": 3000}, ["schemes[0].code.n", "3000"]),
     ("negative-seed", ("seed",), -1, ["seed", "-1"]),
     ("unknown-scheme-key", ("schemes", 0, "fallbak"), "grey", ["schemes[0].fallbak", "did you mean 'fallback'"]),

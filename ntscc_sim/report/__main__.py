@@ -16,6 +16,10 @@ def main(argv=None) -> int:
                                 description="BD-rate tables, figures and report.md/html for a results folder.")
     p.add_argument("results_dir", help="folder holding points.csv (and optionally run.json)")
     p.add_argument("--anchor", default=None, help="BD anchor scheme (default: run.json report.anchor, else first)")
+    p.add_argument("--extra-anchor", action="append", default=None, metavar="NAME",
+                   help="also compare every scheme with NAME (repeatable; default: run.json report.extra_anchors)")
+    p.add_argument("--min-points", type=int, default=None,
+                   help="points each RD curve needs for a BD value (>= 3; default: run.json report.min_points, else 4)")
     p.add_argument("--metric", default="psnr", choices=tuple(METRIC_LABELS), help="headline quality metric")
     p.add_argument("--format", default="md,csv,html", help=f"comma list of {','.join(FORMATS)}")
     p.add_argument("--overlay", action="extend", nargs="+", default=[], metavar="FILE",
@@ -26,10 +30,13 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.workers is not None and a.workers < 1:
         p.error(f"--workers must be >= 1, got {a.workers}")
+    if a.min_points is not None and a.min_points < 3:
+        p.error(f"--min-points must be >= 3, got {a.min_points}")
     try:
         out = build_report(a.results_dir, anchor=a.anchor, metric=a.metric, formats=a.format,
                            overlays=a.overlay, method=a.method, figures=not a.no_figures,
-                           workers=a.workers or available_cpus())
+                           workers=a.workers or available_cpus(), extra_anchors=a.extra_anchor,
+                           min_points=a.min_points)
     except ReportInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -37,11 +44,15 @@ def main(argv=None) -> int:
         p.error(str(exc))
     from .tables import bd_display_table
 
-    for m in out["metrics"]:
-        print(bd_display_table(out["bd"], m).to_markdown(), end="\n\n")
+    for anchor in [out["anchor"]] + out["extra_anchors"]:
+        for m in out["metrics"]:
+            if ((out["bd"]["anchor"] == anchor) & (out["bd"]["metric"] == m)).any():
+                t = bd_display_table(out["bd"], m, anchor=anchor)
+                print(f"**{t.caption}**\n\n{t.to_markdown()}", end="\n\n")
     for w in out["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
-    print(f"anchor: {out['anchor']}; {len(out['figures'])} figure(s)")
+    also = f" (also against: {', '.join(out['extra_anchors'])})" if out["extra_anchors"] else ""
+    print(f"anchor: {out['anchor']}{also}; {len(out['figures'])} figure(s)")
     for k, v in out["files"].items():
         print(f"{k}: {v}")
     return 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .bd import METHODS, bd_table
+from .bd import METHODS, MIN_POINTS, bd_table
 from .data import (METRIC_LABELS, ReportInputError, aggregate_curves, read_points, read_run_info,
                    scheme_order, side_info_notes)
 from .figures import find_rate_maps, write_figures
@@ -38,13 +38,8 @@ def _parse_formats(formats) -> set[str]:
     return fmts
 
 
-def resolve_anchor(curves: pd.DataFrame, anchor: str | None, run_info: dict) -> tuple[str, list[str]]:
-    """Pick the BD anchor: explicit name, else run.json ``scenario.report.anchor``, else first scheme.
-
-    A name matches a scheme display name (exactly, then case-insensitively) or a
-    ``kind`` held by exactly one scheme. An explicit unknown anchor raises
-    ReportInputError; an unknown run.json anchor falls back with a warning.
-    """
+def _scheme_matcher(curves: pd.DataFrame):
+    """``match(name) -> scheme or None``: display name (exact, then case-insensitive) or unique kind."""
     schemes = scheme_order(curves)
     kinds = curves.drop_duplicates("scheme").set_index("scheme")["kind"]
 
@@ -57,14 +52,28 @@ def resolve_anchor(curves: pd.DataFrame, anchor: str | None, run_info: dict) -> 
                 return cands[0]
         return None
 
+    return match, schemes
+
+
+def _report_config(run_info: dict) -> dict:
+    scen = run_info.get("scenario") if isinstance(run_info.get("scenario"), dict) else {}
+    return scen.get("report") if isinstance(scen.get("report"), dict) else {}
+
+
+def resolve_anchor(curves: pd.DataFrame, anchor: str | None, run_info: dict) -> tuple[str, list[str]]:
+    """Pick the BD anchor: explicit name, else run.json ``scenario.report.anchor``, else first scheme.
+
+    A name matches a scheme display name (exactly, then case-insensitively) or a
+    ``kind`` held by exactly one scheme. An explicit unknown anchor raises
+    ReportInputError; an unknown run.json anchor falls back with a warning.
+    """
+    match, schemes = _scheme_matcher(curves)
     if anchor:
         found = match(str(anchor))
         if found is None:
             raise ReportInputError(f"anchor {anchor!r} is not a scheme in points.csv ({', '.join(schemes)})")
         return found, []
-    scen = run_info.get("scenario") if isinstance(run_info.get("scenario"), dict) else {}
-    rep = scen.get("report") if isinstance(scen.get("report"), dict) else {}
-    cfg = rep.get("anchor")
+    cfg = _report_config(run_info).get("anchor")
     if cfg:
         found = match(str(cfg))
         if found is not None:
@@ -73,6 +82,32 @@ def resolve_anchor(curves: pd.DataFrame, anchor: str | None, run_info: dict) -> 
         warnings.warn(msg, stacklevel=2)
         return schemes[0], [msg]
     return schemes[0], []
+
+
+def resolve_extra_anchors(curves: pd.DataFrame, extra, run_info: dict, anchor: str) -> tuple[list[str], list[str]]:
+    """Further BD references: explicit names, else run.json ``scenario.report.extra_anchors``.
+
+    Same matching as :func:`resolve_anchor`; an explicit unknown name raises
+    ReportInputError, an unknown run.json name is skipped with a warning. The
+    headline anchor and repeats are dropped.
+    """
+    match, schemes = _scheme_matcher(curves)
+    explicit = extra is not None
+    names = list(extra) if explicit else _report_config(run_info).get("extra_anchors") or []
+    if isinstance(names, str):
+        names = [names]
+    out, warns = [], []
+    for name in names:
+        found = match(str(name))
+        if found is None:
+            if explicit:
+                raise ReportInputError(f"extra anchor {name!r} is not a scheme in points.csv ({', '.join(schemes)})")
+            msg = f"run.json extra anchor {name!r} not found among schemes; skipped"
+            warnings.warn(msg, stacklevel=2)
+            warns.append(msg)
+        elif found != anchor and found not in out:
+            out.append(found)
+    return out, warns
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -88,7 +123,8 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def _blocks(results_dir: Path, info: dict, points: pd.DataFrame, curves: pd.DataFrame, bd: pd.DataFrame,
-            metrics: list[str], anchor: str, method: str, figs, rate_maps, overlays, warns) -> tuple[list, str]:
+            pairs_bd: list[tuple[str, str]], anchor: str, method: str, min_points: int, figs, rate_maps,
+            overlays, warns) -> tuple[list, str]:
     scen = info.get("scenario") if isinstance(info.get("scenario"), dict) else {}
     name = str(scen.get("name") or results_dir.name)
     b = [("h", 1, f"ntscc_sim report: {name}"),
@@ -106,13 +142,15 @@ def _blocks(results_dir: Path, info: dict, points: pd.DataFrame, curves: pd.Data
         b.append(("table", Table(["Scenario field", "Value"],
                                  [[k, v] for k, v in _flatten(scen).items()], align_right=False)))
     b.append(("h", 2, "BD-CBR / BD-quality (Table I form)"))
-    b.append(("p", f"Anchor: {anchor}. Interpolation: {method} (bjontegaard package) over log10 CBR, "
+    others = list(dict.fromkeys(a for a, _ in pairs_bd if a != anchor))
+    b.append(("p", f"Anchor: {anchor}" + (f" (also against: {', '.join(others)})" if others else "")
+                   + f". Interpolation: {method} (bjontegaard package) over log10 CBR, "
                    "integrated over the overlapping range only. Each curve is the scheme's upper RD "
-                   "envelope of its operating points at that SNR and needs at least 4 points. "
+                   f"envelope of its operating points at that SNR and needs at least {min_points} points. "
                    "Negative BD-CBR = bandwidth saving; positive BD-quality = gain."))
-    for m in metrics:
-        b.append(("h", 3, f"BD-CBR and BD-{METRIC_LABELS[m]}"))
-        b.append(("table", bd_display_table(bd, m, side_info_notes(points, info))))
+    for a, m in pairs_bd:
+        b.append(("h", 3, f"BD-CBR and BD-{METRIC_LABELS[m]}" + (f" against {a}" if a != anchor else "")))
+        b.append(("table", bd_display_table(bd, m, side_info_notes(points, info), anchor=a)))
     if figs:
         b.append(("h", 2, "Figures"))
         for section in dict.fromkeys(f.section for f in figs):
@@ -144,7 +182,8 @@ def _blocks(results_dir: Path, info: dict, points: pd.DataFrame, curves: pd.Data
 
 def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
                  formats=("md", "csv", "html"), overlays=(), method: str = "pchip",
-                 figures: bool = True, workers: int = 1) -> dict:
+                 figures: bool = True, workers: int = 1, extra_anchors=None,
+                 min_points: int | None = None) -> dict:
     """Build BD tables, curve table, figures and report files for one results folder.
 
     Parameters
@@ -159,10 +198,14 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
     method : BD interpolation, "pchip" | "cubic" | "akima".
     figures : write figures (PNG + PDF) under ``RESULTS_DIR/figures/``.
     workers : processes drawing figures (> 1: forked workers on Linux; same files).
+    extra_anchors : further BD references (names as for ``anchor``); every scheme is also
+        compared with each. Default from run.json ``report.extra_anchors``, else none.
+    min_points : points each RD envelope needs for a BD value (>= 3; default from run.json
+        ``report.min_points``, else 4).
 
     Returns
     -------
-    dict with ``anchor``, ``metrics``, ``method``, ``bd`` (DataFrame, bd.csv columns),
+    dict with ``anchor``, ``extra_anchors``, ``min_points``, ``metrics``, ``method``, ``bd`` (DataFrame, bd.csv columns),
     ``curves`` (DataFrame), ``figures`` (list of PNG paths), ``files`` (name -> path),
     ``warnings`` (list of str).
 
@@ -185,6 +228,13 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
     if not np.isfinite(curves[metric]).any():
         raise ReportInputError(f"{results_dir / 'points.csv'} has no {metric} values")
     anchor_name, warns = resolve_anchor(curves, anchor, info)
+    extras, more = resolve_extra_anchors(curves, extra_anchors, info, anchor_name)
+    warns += more
+    if min_points is None:
+        min_points = _report_config(info).get("min_points") or MIN_POINTS
+    if int(min_points) < 3:
+        raise ValueError(f"min_points must be >= 3, got {min_points}")
+    min_points = int(min_points)
     metrics = [metric]
     for m in METRIC_LABELS:
         if m != metric and np.isfinite(curves[m]).any():
@@ -193,7 +243,14 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
             else:
                 warns.append(f"BD for {METRIC_LABELS[m]} skipped: anchor {anchor_name!r} has no "
                              f"{METRIC_LABELS[m]} values (figures still drawn)")
-    bd = pd.concat([bd_table(curves, anchor_name, m, method) for m in metrics], ignore_index=True)
+    pairs_bd = [(anchor_name, m) for m in metrics]
+    for a in extras:
+        for m in metrics:
+            if np.isfinite(curves.loc[curves["scheme"] == a, m]).any():
+                pairs_bd.append((a, m))
+            else:
+                warns.append(f"BD for {METRIC_LABELS[m]} against {a!r} skipped: no {METRIC_LABELS[m]} values")
+    bd = pd.concat([bd_table(curves, a, m, method, min_points) for a, m in pairs_bd], ignore_index=True)
 
     pairs = list(curves.drop_duplicates("scheme")[["scheme", "kind"]].itertuples(index=False, name=None))
     fig_metrics = [metric] + [m for m in METRIC_LABELS if m != metric and np.isfinite(curves[m]).any()]
@@ -213,18 +270,19 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
         files["bd_csv"] = str(results_dir / "bd.csv")
         curves.to_csv(results_dir / "curves.csv", index=False)
         files["curves_csv"] = str(results_dir / "curves.csv")
-    tables = [bd_display_table(bd, m, side_info_notes(points, info)) for m in metrics]
+    tables = [bd_display_table(bd, m, side_info_notes(points, info), anchor=a) for a, m in pairs_bd]
     if "md" in fmts:
         write("bd_md", "bd.md", "\n\n".join(f"**{t.caption}**\n\n{t.to_markdown()}" for t in tables) + "\n")
     if "tex" in fmts:
         write("bd_tex", "bd.tex", "\n\n".join(t.to_latex() for t in tables) + "\n")
     if fmts & {"md", "html"}:
-        blocks, title = _blocks(results_dir, info, points, curves, bd, metrics, anchor_name, method,
-                                figs, rate_maps, ovs, warns)
+        blocks, title = _blocks(results_dir, info, points, curves, bd, pairs_bd, anchor_name, method,
+                                min_points, figs, rate_maps, ovs, warns)
         if "md" in fmts:
             write("report_md", "report.md", to_markdown(blocks, results_dir))
         if "html" in fmts:
             write("report_html", "report.html", to_html(blocks, f"ntscc_sim report: {title}"))
-    return {"results_dir": str(results_dir), "anchor": anchor_name, "metrics": metrics, "method": method,
+    return {"results_dir": str(results_dir), "anchor": anchor_name, "extra_anchors": extras,
+            "min_points": min_points, "metrics": metrics, "method": method,
             "bd": bd, "curves": curves, "figures": [str(f.png) for f in figs], "files": files,
             "warnings": warns}

@@ -115,18 +115,21 @@ def _num(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
-def bd_display_table(bd: pd.DataFrame, metric: str = "psnr", scheme_notes: dict | None = None) -> Table:
+def bd_display_table(bd: pd.DataFrame, metric: str = "psnr", scheme_notes: dict | None = None,
+                     anchor: str | None = None) -> Table:
     """BD results (long form, one metric) as the paper's Table I: schemes x (SNR x {BD-CBR, BD-q}).
 
     Cells without a number read ``n/a [k]`` with footnote k giving the reason;
     numbers that carry a note (e.g. partial overlap) get a footnote marker too.
     ``scheme_notes`` (scheme -> text, e.g. :func:`~ntscc_sim.report.data.side_info_notes`)
-    footnotes the method name.
+    footnotes the method name. ``anchor`` selects the rows of one anchor (default: the first).
     """
     label = METRIC_LABELS.get(metric, metric)
     sub = bd[bd["metric"] == metric]
+    if anchor is None:
+        anchor = sub["anchor"].iloc[0] if len(sub) else ""
+    sub = sub[sub["anchor"] == anchor]
     snrs = sorted(sub["snr_db"].unique())
-    anchor = sub["anchor"].iloc[0] if len(sub) else ""
     notes: list[str] = []
 
     def mark(note: str) -> str:

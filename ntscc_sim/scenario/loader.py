@@ -46,6 +46,9 @@ CHANNEL_SCHEMA = {
 
 REPORT_SCHEMA = {
     "anchor": Field("str", default=None, nullable=True, doc="scheme name used as BD reference"),
+    "extra_anchors": Field("list", default=lambda: [], item=Field("str"), scalar_ok=True,
+                           doc="further BD references: every scheme is also compared with each"),
+    "min_points": Field("int", default=4, min=3, doc="points each RD curve needs for a BD value"),
     "metric": Field("str", default="psnr", choices=("psnr", "ms_ssim_db")),
     "formats": Field("list", default=lambda: ["md", "csv", "html"], item=Field("str", choices=("md", "csv", "tex", "html")), scalar_ok=True),
     "overlay": Field("list", default=lambda: [], item=Field("str"), scalar_ok=True, doc="CompressAI JSON / CSV curves drawn on RD figures"),
@@ -146,6 +149,9 @@ def validate_scenario(raw, path: str | None = None) -> Scenario:
     anchor = data["report"]["anchor"]
     if anchor is not None and anchor not in names and not any(anchor.startswith(n) for n in names):
         raise ScenarioError("report.anchor", f"anchor {anchor!r} is not a scheme name; choose from {list(names)}")
+    for i, extra in enumerate(data["report"]["extra_anchors"]):
+        if extra not in names and not any(extra.startswith(n) for n in names):
+            raise ScenarioError(f"report.extra_anchors[{i}]", f"{extra!r} is not a scheme name; choose from {list(names)}")
     _check_dataset(data["dataset"])
     return Scenario(data=data, path=path)
 
