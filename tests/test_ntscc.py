@@ -395,13 +395,35 @@ def test_index_coder_round_trip_and_code_length():
         coder.encode(torch.full((2, 2), 16), torch.zeros(2, 2, dtype=torch.long))
 
 
-def test_side_info_framing_round_trips():
-    from ntscc_sim.models.index_coding import frame_side_info, split_side_info
+def test_side_info_single_stream_round_trips():
+    """z (CompressAI's bottleneck tables) and the indices share one rANS string that decodes to
+    both, and costs less than the two separate strings it replaces."""
+    from ntscc_sim._compressai import compressai  # noqa: F401
+    from compressai.entropy_models import EntropyBottleneck
 
-    z, idx = b"\x01\x02\x03", b"\xff\x00"
-    assert split_side_info(frame_side_info(z, idx, "context"), "context") == (z, idx)
-    assert split_side_info(frame_side_info(z, idx, "fixed"), "fixed", len(idx)) == (z, idx)
-    assert len(frame_side_info(z, idx, "context")) == len(z) + len(idx) + 2
+    from ntscc_sim.models.index_coding import IndexCoder, decode_side_info, encode_side_info
+
+    gen = torch.Generator().manual_seed(3)
+    eb = EntropyBottleneck(8).eval()
+    eb.update(force=True)
+    z = torch.randn(2, 8, 3, 5, generator=gen) * 3
+    coder = IndexCoder(torch.rand(16, 16, generator=gen, dtype=torch.float64) * 100)
+    ctx = torch.randint(0, 16, (2, 6, 10), generator=gen)
+    idx = torch.randint(0, 16, (2, 6, 10), generator=gen)
+    strings = encode_side_info(eb, z, idx, ctx, coder)
+    z_ref = eb.decompress(eb.compress(z), z.shape[2:])
+    seen = []
+    for i, st in enumerate(strings):
+        def contexts(z_hat, i=i):
+            seen.append(z_hat)
+            return ctx[i]
+        z_hat, got = decode_side_info(eb, st, (1, 8, 3, 5), contexts, coder)
+        assert torch.equal(z_hat, z_ref[i:i + 1]) and torch.equal(seen[-1], z_hat)
+        assert torch.equal(got, idx[i])
+        separate = len(eb.compress(z[i:i + 1])[0]) + len(coder.encode(idx[i], ctx[i]))
+        assert len(st) < separate
+    _, bad = decode_side_info(eb, strings[0], (1, 8, 3, 5), lambda z_hat: (ctx[0] + 1) % 16, coder)
+    assert not torch.equal(bad, idx[0])  # the indices depend on the receiver's contexts
 
 
 def test_training_fits_the_index_prior(trained):
@@ -418,9 +440,9 @@ def test_training_fits_the_index_prior(trained):
 
 
 def test_scheme_context_index_code(trained, tmp_path):
-    """Same reconstruction as the fixed code; the side bits are the real framed payload;
-    the index string decodes to the indices from the receiver's own contexts."""
-    from ntscc_sim.models.index_coding import predicted_index
+    """Same reconstruction as the fixed code; the side bits are the one rANS string, which
+    decodes to z and then to the indices from the receiver's own contexts."""
+    from ntscc_sim.models.index_coding import decode_side_info, predicted_index
 
     tmp, _ = trained
     ck = tmp / "ntscc" / "model.pt"
@@ -437,10 +459,16 @@ def test_scheme_context_index_code(trained, tmp_path):
     x = torch.rand(1, 3, 32, 32)
     out = model(x, Channel("awgn"), 10.0, eta=0.2, z_strings=True, index_code="context")
     pred = predicted_index(model.allocator, model.analyse(x)["scales"], 0.2)[0]
-    st = out["index_string"][0]
-    assert torch.equal(model.index_coder.decode(st, pred), out["index"][0])
-    assert float(out["side_bits"][0]) == 8 * (len(out["z_string"][0]) + len(st) + 2)
+    st = out["side_string"][0]
+    contexts = lambda z_hat: predicted_index(model.allocator, model.ntc.params(z_hat)[1], 0.2)[0]  # noqa: E731
+    z_hat, got = decode_side_info(model.ntc.entropy_bottleneck, st, (1, *model.analyse(x)["z"].shape[1:]), contexts,
+                                  model.index_coder)
+    assert torch.equal(got, out["index"][0]) and torch.equal(contexts(z_hat), pred)
+    assert float(out["side_bits"][0]) == 8 * len(st)
+    two_strings = len(out["z_string"][0]) + len(model.index_coder.encode(out["index"][0], pred))
+    assert float(out["side_bits"][0]) < 8 * two_strings  # one flush instead of two
     assert "index_code" not in fixed.fingerprint() and ctx.fingerprint()["index_code"] == "context"
+    assert ctx.fingerprint()["side_stream"] == "single" and "side_stream" not in fixed.fingerprint()
 
 
 def test_index_prior_cli_and_unfitted_checkpoints(trained, tmp_path):

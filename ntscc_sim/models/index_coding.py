@@ -10,9 +10,11 @@ With ``index_code: context`` each index is coded with ``P(index | predicted inde
 checkpoint as the buffer ``index_counts``), written by CompressAI's rANS coder
 (:class:`IndexCoder`). The receiver decodes the string with the same contexts.
 
-Side-information framing (:func:`frame_side_info`): ``fixed`` sends ``z string + indices``
-(the index field has a known length); ``context`` sends a 2-byte length of the z string,
-then the z string, then the index string. Every byte is counted in the CBR.
+Side information (:func:`encode_side_info`): with ``context`` the z symbols (under the
+hyperprior's own factorised CDFs) and then the indices go into ONE rANS stream; the receiver
+decodes z, computes its contexts from it and decodes the indices from the same stream
+(:func:`decode_side_info`). One stream saves a second rANS flush (8 bytes) and any length field.
+``fixed`` sends the z string followed by the ``kq``-bit indices. Every byte is counted in the CBR.
 
 Example
 -------
@@ -25,18 +27,16 @@ Example
 
 from __future__ import annotations
 
-import struct
+from typing import Callable
 
 import torch
 
 from .index_entropy import expected_information
 
-__all__ = ["INDEX_CODES", "LENGTH_FIELD_BYTES", "IndexCoder", "count_indices", "predicted_index", "frame_side_info", "split_side_info"]
+__all__ = ["INDEX_CODES", "IndexCoder", "count_indices", "predicted_index", "encode_side_info", "decode_side_info"]
 
 INDEX_CODES = ("fixed", "context")
 PRECISION = 16  # CompressAI's entropy-coder precision (bits of the quantised CDFs)
-_LENGTH = struct.Struct(">H")  # z-string length field of the ``context`` framing
-LENGTH_FIELD_BYTES = _LENGTH.size
 
 
 def predicted_index(allocator, scales: torch.Tensor, eta: float) -> torch.Tensor:
@@ -112,23 +112,61 @@ def count_indices(model, x: torch.Tensor, etas, counts: torch.Tensor | None = No
     return counts
 
 
-def frame_side_info(z_string: bytes, index_string: bytes, index_code: str) -> bytes:
-    """The side-information payload sent over the channel (see the module docstring)."""
-    if index_code == "fixed":
-        return z_string + index_string
-    if index_code == "context":
-        if len(z_string) >= 1 << 16:
-            raise ValueError(f"z string of {len(z_string)} bytes does not fit the 2-byte length field")
-        return _LENGTH.pack(len(z_string)) + z_string + index_string
-    raise ValueError(f"index_code must be one of {INDEX_CODES}, got {index_code!r}")
+class _BottleneckTables:
+    """CompressAI ``EntropyBottleneck`` coding tables (its ``compress`` / ``decompress``, split open
+    so that z can share a stream with the indices)."""
+
+    def __init__(self, bottleneck):
+        if bottleneck._quantized_cdf.numel() == 0:
+            raise ValueError("the entropy bottleneck has no CDF tables (call update())")
+        self.bottleneck = bottleneck
+        self.cdfs = bottleneck._quantized_cdf.tolist()
+        self.lengths = bottleneck._cdf_length.reshape(-1).int().tolist()
+        self.offsets = bottleneck._offset.reshape(-1).int().tolist()
+
+    def medians(self, size) -> torch.Tensor:
+        m = self.bottleneck._get_medians().detach()
+        return m.reshape(1, -1, *([1] * (len(size) - 2))).expand(*size)
+
+    def indexes(self, size) -> torch.Tensor:
+        return self.bottleneck._build_indexes(size)
 
 
-def split_side_info(payload: bytes, index_code: str, fixed_index_bytes: int = 0) -> tuple[bytes, bytes]:
-    """Inverse of :func:`frame_side_info`: ``(z string, index string)``; ``fixed`` needs the index field's length."""
-    if index_code == "fixed":
-        cut = len(payload) - int(fixed_index_bytes)
-        return payload[:cut], payload[cut:]
-    if index_code == "context":
-        (n,) = _LENGTH.unpack_from(payload)
-        return payload[2 : 2 + n], payload[2 + n :]
-    raise ValueError(f"index_code must be one of {INDEX_CODES}, got {index_code!r}")
+def encode_side_info(bottleneck, z: torch.Tensor, index: torch.Tensor, context: torch.Tensor,
+                     coder: IndexCoder) -> list[bytes]:
+    """One rANS string per image: z ``[B, C, h, w]`` (CompressAI ``EntropyBottleneck``), then the
+    rate indices ``[B, hp, wp]`` under ``P(index | context)``."""
+    from compressai.ans import BufferedRansEncoder
+
+    tables = _BottleneckTables(bottleneck)
+    symbols = bottleneck.quantize(z, "symbols", tables.medians(z.size()).to(z.device))
+    indexes = tables.indexes(z.size())
+    out = []
+    for i in range(z.shape[0]):
+        enc = BufferedRansEncoder()
+        enc.encode_with_indexes(symbols[i].reshape(-1).int().tolist(), indexes[i].reshape(-1).int().tolist(),
+                                tables.cdfs, tables.lengths, tables.offsets)
+        enc.encode_with_indexes(coder._flat(index[i]), coder._flat(context[i]), coder.cdfs, coder.cdf_sizes,
+                                coder.offsets)
+        out.append(enc.flush())
+    return out
+
+
+def decode_side_info(bottleneck, string: bytes, z_size, contexts_for: Callable[[torch.Tensor], torch.Tensor],
+                     coder: IndexCoder) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inverse of :func:`encode_side_info` for one image: ``(z_hat [1, C, h, w], index [hp, wp])``.
+
+    ``z_size``: ``(1, C, h, w)``; ``contexts_for(z_hat)`` returns the predicted indices
+    ``[hp, wp]`` (what the receiver computes from the decoded hyperprior)."""
+    from compressai.ans import RansDecoder
+
+    tables = _BottleneckTables(bottleneck)
+    dec = RansDecoder()
+    dec.set_stream(string)
+    values = dec.decode_stream(tables.indexes(z_size).reshape(-1).int().tolist(), tables.cdfs, tables.lengths,
+                               tables.offsets)
+    medians = tables.medians(z_size)
+    z_hat = bottleneck.dequantize(torch.tensor(values, dtype=torch.int32).reshape(z_size).to(medians.device), medians)
+    context = contexts_for(z_hat)
+    index = dec.decode_stream(coder._flat(context), coder.cdfs, coder.cdf_sizes, coder.offsets)
+    return z_hat, torch.tensor(index, dtype=torch.long).reshape(context.shape)

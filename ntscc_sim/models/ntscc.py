@@ -39,7 +39,6 @@ from ntscc_sim.channels import Channel, capacity, noise_variance, normalize_powe
 from ntscc_sim._compressai import compressai  # noqa: F401
 from compressai.models import CompressionModel  # noqa: E402
 
-from .index_coding import LENGTH_FIELD_BYTES  # noqa: E402
 from .ntc import NTC, TRANSFORM_DEFAULTS, build_ntc  # noqa: E402
 from .rate_allocation import RateAllocator, default_rate_values, patch_information  # noqa: E402
 from .swin import SwinStage  # noqa: E402
@@ -175,8 +174,9 @@ class NTSCC(CompressionModel):
     dict of ``x_hat`` (NTSCC reconstruction), ``x_ntc`` (g_s of the quantisation proxy),
     ``index`` ``[B, h, w]`` (rate indices), ``k`` ``[B, h, w]`` (symbols per patch,
     straight-through in training), ``k_raw`` (``eta * -log2 P``), ``y_uses`` (``sum k / 2``),
-    ``z_bits``, ``side_bits``, ``side_uses``, ``cbr`` (all ``[B]``), ``z_string`` (list of
-    bytes or None). ``pixels`` ``[B]`` = unpadded ``H*W`` per image (default ``H*W``).
+    ``z_bits``, ``index_bits``, ``side_bits``, ``side_uses``, ``cbr`` (all ``[B]``), ``z_string``
+    (list of bytes or None), ``side_string`` (``index_code: context`` with ``z_strings``: the one
+    rANS string per image that carries z and the indices, else None). ``pixels`` ``[B]`` = unpadded ``H*W`` per image (default ``H*W``).
     ``z_strings=True`` counts the real rANS strings of z (eval). ``side_capacity``: bits
     per channel use of the side information (default ``log2(1 + SNR)``). ``variant``
     (``comparison-1``/``no-z``) switches refinement and z off for this call.
@@ -258,9 +258,9 @@ class NTSCC(CompressionModel):
         allocation and ``f_e`` symbols, the z strings) are stored there and reused by the next
         calls at other SNRs and etas, bit for bit as if recomputed. ``index_code``: ``fixed``
         (``kq`` bits per patch, the paper) or ``context`` (rANS with the fitted index prior,
-        :mod:`ntscc_sim.models.index_coding`; real strings with ``z_strings=True``, their
-        ideal length otherwise); the side bits include the framing of
-        :func:`~ntscc_sim.models.index_coding.frame_side_info`."""
+        :mod:`ntscc_sim.models.index_coding`: z and the indices in one rANS string with
+        ``z_strings=True``, whose length is the side bits, checked to decode at the receiver;
+        ``-log2 P`` of the indices on top of z's bits otherwise)."""
         if memo is not None and self.training:
             raise ValueError("memo is for evaluation; training recomputes everything")
         memo = {} if memo is None else memo
@@ -297,14 +297,14 @@ class NTSCC(CompressionModel):
         if not send_z:
             z_bits = torch.zeros_like(z_bits)
         patches = index[0].numel()
-        index_strings = None
+        side_strings = None
         if index_code == "fixed" or not self.adaptive:
             index_bits = torch.full_like(z_bits, float(patches * self.allocator.bits_per_patch) if self.adaptive else 0.0)
         elif index_code == "context":
             if not send_z:
                 raise ValueError("index_code 'context' predicts the indices from z, which this variant does not send")
-            index_bits, index_strings = self._context_index_bits(memo, index, scales, eta, z_strings)
-            index_bits = index_bits.to(z_bits) + 8.0 * LENGTH_FIELD_BYTES  # z-string length field
+            side, side_strings = self._context_side_info(memo, a, index, eta, z_strings)
+            index_bits = side.to(z_bits) - z_bits if side_strings is not None else side.to(z_bits)
         else:
             raise ValueError(f"index_code must be 'fixed' or 'context', got {index_code!r}")
         side_bits = z_bits + index_bits
@@ -320,25 +320,31 @@ class NTSCC(CompressionModel):
             "x_hat": x_hat, "x_ntc": x_ntc, "index": index, "k": k, "k_raw": k_raw, "mask": mask,
             "y_uses": y_uses, "z_bits": z_bits, "side_bits": side_bits, "side_uses": side_uses, "cbr": cbr,
             "y_likelihoods": y_lik, "z_likelihoods": z_lik, "z_string": strings if send_z else None,
-            "index_bits": index_bits, "index_string": index_strings,
+            "index_bits": index_bits, "side_string": side_strings,
         }
 
-    def _context_index_bits(self, memo: dict, index, scales, eta: float, real: bool):
-        """Bits of the context-coded indices ``[B]`` and the strings (``None`` unless ``real``)."""
-        from .index_coding import predicted_index
+    def _context_side_info(self, memo: dict, a: dict, index, eta: float, real: bool):
+        """``index_code: context``. ``real``: ``(side bits [B], strings)`` of the single rANS string
+        per image that carries z and the indices (decoded here as the receiver would: z, then the
+        contexts from its hyperprior, then the indices); otherwise ``(index bits [B], None)``, the
+        ideal ``-log2 P(index | predicted index)``."""
+        from .index_coding import decode_side_info, encode_side_info, predicted_index
 
         key = ("index_code", eta, bool(real))
         if key not in memo:
-            coder = self.index_coder
-            pred = predicted_index(self.allocator, scales, eta)
+            coder, eb = self.index_coder, self.ntc.entropy_bottleneck
+            pred = predicted_index(self.allocator, a["scales"], eta)
             if not real:
                 bits = [coder.ideal_bits(index[i], pred[i]) for i in range(index.shape[0])]
                 memo[key] = (torch.tensor(bits), None)
             else:
-                strings = [coder.encode(index[i], pred[i]) for i in range(index.shape[0])]
-                for i, st in enumerate(strings):  # the receiver's decode, from the same contexts
-                    if not torch.equal(coder.decode(st, pred[i]), index[i].cpu()):
-                        raise RuntimeError("rate-index rANS string does not decode to the sent indices")
+                strings = encode_side_info(eb, a["z"], index, pred, coder)
+                z_size = (1, *a["z"].shape[1:])
+                contexts = lambda z_hat: predicted_index(self.allocator, self.ntc.params(z_hat)[1], eta)[0]  # noqa: E731
+                for i, st in enumerate(strings):  # the receiver's decode
+                    _, got = decode_side_info(eb, st, z_size, contexts, coder)
+                    if not torch.equal(got, index[i].cpu()):
+                        raise RuntimeError("side-information rANS string does not decode to the sent rate indices")
                 memo[key] = (torch.tensor([8.0 * len(st) for st in strings]), strings)
         return memo[key]
 

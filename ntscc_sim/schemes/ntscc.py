@@ -15,7 +15,8 @@ variant : ``null`` (the checkpoint's own), ``full`` or ``comparison-1`` / ``no-z
 index_code : ``fixed`` (default, the paper: ``kq = log2 |V|`` bits per rate index) or
     ``context``: rANS with ``P(index | index predicted from the hyperprior)`` fitted on
     training images and stored in the checkpoint (:mod:`ntscc_sim.models.index_coding`;
-    fit with ``python -m ntscc_sim.train.index_prior``).
+    fit with ``python -m ntscc_sim.train.index_prior``); z and the indices then travel as one
+    rANS string.
 
 Each image is processed on its own, padded to the model's multiple (replicate);
 CBR = (sum_i k_i / 2 + side-info channel uses) / (3 H W) of the unpadded image;
@@ -37,7 +38,7 @@ from ntscc_sim.config import derive_seed
 from ntscc_sim.link import CapacityLink, DigitalLink, parse_mcs
 from ntscc_sim.fallback import FALLBACKS, dataset_mean_color, fallback_image
 from ntscc_sim.metrics import quality
-from ntscc_sim.models.index_coding import INDEX_CODES, frame_side_info
+from ntscc_sim.models.index_coding import INDEX_CODES
 from ntscc_sim.scenario import Field, ScenarioError
 from ntscc_sim.zoo import checkpoint_list_check
 
@@ -96,8 +97,12 @@ class NTSCCScheme(Scheme):
         # capacity side information never fails, so the fallback cannot change a result;
         # index_code: fixed is what every result before the parameter existed used
         drop = ("checkpoint", "eta") + (("fallback",) if self.params["side_info"] == "capacity" else ())
-        drop += ("index_code",) if self.params.get("index_code", "fixed") == "fixed" else ()
-        return {k: v for k, v in self.params.items() if k not in drop}
+        context = self.params.get("index_code", "fixed") == "context"
+        drop += () if context else ("index_code",)
+        fp = {k: v for k, v in self.params.items() if k not in drop}
+        if context:  # z and the indices in one rANS string (earlier context results: two strings + length)
+            fp["side_stream"] = "single"
+        return fp
 
     # --- configurations -------------------------------------------------------------
     @classmethod
@@ -184,12 +189,11 @@ class NTSCCScheme(Scheme):
             if digital:
                 z = out["z_string"][0] if out["z_string"] is not None else b""
                 if not model.adaptive:
-                    idx_bytes = b""
-                elif index_code == "context":
-                    idx_bytes = out["index_string"][0]
-                else:
-                    idx_bytes = self._index_bytes(out["index"][0], model.allocator.bits_per_patch)
-                payload = frame_side_info(z, idx_bytes, index_code if model.adaptive else "fixed")
+                    payload = z
+                elif index_code == "context":  # z and the indices in one rANS string
+                    payload = out["side_string"][0]
+                else:  # the paper: z string, then kq bits per patch
+                    payload = z + self._index_bytes(out["index"][0], model.allocator.bits_per_patch)
                 side_bits = 8 * len(payload)
                 if payload:
                     link = self._side_link(snr_db)
