@@ -246,6 +246,28 @@ def _images():
     return [(f"im{i}", (rng.random(shape) * 255).astype(np.uint8)) for i, shape in enumerate([(32, 32, 3), (37, 45, 3), (32, 32, 3)])]
 
 
+def test_ntscc_entries_of_one_run_share_transmitter_memos(trained, tmp_path, monkeypatch):
+    """Two ntscc entries (fixed / context index code) on one run context: the second reuses the
+    first's analysis, and its rows equal those of an entry run on its own."""
+    from ntscc_sim.schemes.ntscc import NTSCCScheme
+
+    tmp, _ = trained
+    ck = tmp / "ntscc" / "model.pt"
+    alone = _scheme(ck, tmp_path, index_code="context")
+    cfg = alone.configurations()[0]
+    imgs, seeds = _images(), [5, 6, 7]
+    expected = alone.run(cfg, 10.0, imgs, seeds)
+    first = _scheme(ck, tmp_path, index_code="fixed")
+    second = NTSCCScheme("NTSCC context", {**first.params, "index_code": "context"}, first.context)
+    second.setup()
+    first.run(cfg, 10.0, imgs, seeds)
+    model = second._model(cfg["checkpoint"])
+    calls = []
+    monkeypatch.setattr(model, "analyse", lambda x: calls.append(x) or pytest.fail("analysis recomputed"))
+    assert _same(second.run(cfg, 10.0, imgs, seeds), expected) and not calls
+    assert second._memos is first._memos and len(first._memos) == len(imgs)
+
+
 def test_scheme_rows_batching_and_cbr(trained, tmp_path):
     tmp, _ = trained
     s = _scheme(tmp / "ntscc" / "model.pt", tmp_path, eta=[0.1, 0.4])

@@ -37,7 +37,11 @@ def config_key(config: dict) -> str:
 
 @dataclass
 class SchemeContext:
-    """What a scheme may use: the resolved channel section, device, scenario seed, cache folder."""
+    """What a scheme may use: the resolved channel section, device, scenario seed, cache folder.
+
+    ``shared``: per-process scratch common to the schemes of one run (e.g. NTSCC's
+    SNR-independent transmitter memos, reused by every ``ntscc`` entry with the same checkpoint).
+    """
 
     channel: dict
     device: str = "cpu"
@@ -47,6 +51,7 @@ class SchemeContext:
     out_dir: str | None = None
     options: dict = field(default_factory=dict)
     metrics: tuple = ("psnr", "ms_ssim")
+    shared: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 class Scheme:

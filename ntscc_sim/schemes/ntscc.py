@@ -144,7 +144,9 @@ class NTSCCScheme(Scheme):
         self.fallback = self.params.get("fallback", "grey")
         digital = self.params["side_info"] != "capacity"
         self.mean_color = dataset_mean_color(self.context.dataset) if digital and self.fallback == "mean" else None
-        self._memos = MemoCache(MEMO_BYTES)
+        # shared with the other ntscc entries of the run: the same checkpoint and image give the
+        # same analysis, symbols and strings whatever the side-info mode, index code or variant
+        self._memos = self.context.shared.setdefault("ntscc-memos", MemoCache(MEMO_BYTES))
 
     def _model(self, name):
         from ntscc_sim import zoo
