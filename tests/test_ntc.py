@@ -226,3 +226,31 @@ def test_ste_quantization_feeds_rounded_latents_to_g_s():
     assert torch.equal(model.decoder_input(y, y + 0.3, means), y + 0.3)  # eval: the rounded y_hat as given
     with pytest.raises(ValueError):
         build_ntc({**TINY_NTC, "quantization": "round"})
+
+
+def test_ntc_entries_of_one_run_share_codec_and_scores(trained_ntc):
+    """ntc-capacity and ntc-ldpc over the same checkpoint encode and score an image once per run."""
+    from baselines.separation.ntc import NTCCapacityScheme, NTCLDPCScheme
+    from ntscc_sim.schemes.base import SchemeContext
+
+    run, _ = trained_ntc
+    ck = str(run / "model.pt")
+    ctx = SchemeContext(channel={"kind": "awgn", "csi": "perfect", "coherence": None}, metrics=("psnr",))
+    cap = NTCCapacityScheme("cap", {"cbr": [3.0], "fallback": "grey", "checkpoint": [ck]}, ctx)
+    params = NTCLDPCScheme.check_params({"cbr": [3.0], "mcs": "4qam-1/2", "code": {"k": 1024, "n": None}, "fallback": "grey",
+                                         "decoder": "minsum", "num_iter": 20, "residual_errors": False, "checkpoint": ck},
+                                        "schemes[1]", {})
+    ldpc = NTCLDPCScheme("ldpc", params, ctx)
+    other = NTCCapacityScheme("other", {"cbr": [3.0], "fallback": "grey", "checkpoint": [ck]},
+                              SchemeContext(channel=ctx.channel, metrics=("psnr",)))
+    for s in (cap, ldpc, other):
+        s.setup()
+    assert cap.codec is ldpc.codec and cap.scorer is ldpc.scorer and other.codec is not cap.codec
+    img = (np.random.default_rng(4).random((32, 32, 3)) * 255).astype(np.uint8)
+    (row_cap,) = cap.run(cap.configurations()[0], 12.0, [("a", img)], [1])
+    encodes = []
+    original = ldpc.codec.encode
+    ldpc.codec.encode = lambda image, q: encodes.append(q) or original(image, q)
+    (row_ldpc,) = ldpc.run(ldpc.configurations()[0], 12.0, [("a", img)], [1])
+    assert row_ldpc["outage"] == 0 and row_ldpc["psnr"] == row_cap["psnr"]
+    assert encodes and len(ldpc.codec._cache) == 1  # served from the encoding cap made

@@ -9,6 +9,8 @@ The ``qp`` column holds the quality index, ``ntc_lambda`` its lambda.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ntscc_sim.zoo import checkpoint_list_check
 from ntscc_sim.scenario import Field
 
@@ -26,6 +28,16 @@ class _NTCMixin:
         from .ntc_codec import NTCCodec
 
         return NTCCodec(self.params["checkpoint"], device="cpu")
+
+    def setup(self):
+        super().setup()
+        # ntc-capacity and ntc-ldpc entries over the same checkpoints share one codec and scorer
+        # (encodings and decoded scores) per run: the bitstreams do not depend on the link
+        ckpts = self.params["checkpoint"]
+        sc = self.scorer
+        key = ("ntc-source", tuple([ckpts] if isinstance(ckpts, str) else ckpts), sc.ms_ssim, sc.fallback,
+               None if sc.mean_color is None else tuple(np.asarray(sc.mean_color).ravel().tolist()))
+        self.codec, self.scorer = self.context.shared.setdefault(key, (self.codec, self.scorer))
 
     def run(self, config, snr_db, images, seeds):
         rows = super().run(config, snr_db, images, seeds)
