@@ -254,3 +254,38 @@ def test_ntc_entries_of_one_run_share_codec_and_scores(trained_ntc):
     (row_ldpc,) = ldpc.run(ldpc.configurations()[0], 12.0, [("a", img)], [1])
     assert row_ldpc["outage"] == 0 and row_ldpc["psnr"] == row_cap["psnr"]
     assert encodes and len(ldpc.codec._cache) == 1  # served from the encoding cap made
+
+
+def test_ntc_rate_matching_sends_the_best_fitting_reconstruction(trained_ntc, tmp_path):
+    """A larger lambda is not a better model across checkpoint families: the encoder decodes
+    every fitting stream and sends the best one (the former choice, the largest fitting lambda,
+    sent a broken decoder's stream here)."""
+    from baselines.separation.ntc import NTCCapacityScheme
+    from baselines.separation.ntc_codec import NTCCodec
+    from ntscc_sim.metrics import psnr
+    from ntscc_sim.schemes.base import SchemeContext
+
+    run, _ = trained_ntc
+    ck = torch.load(run / "model.pt", weights_only=True)
+    ck["config"]["model"]["lambda"] = 0.1  # claims a higher quality ...
+    ck["state_dict"]["g_s.2.bias"] = ck["state_dict"]["g_s.2.bias"] + 0.7  # ... with a washed-out decoder
+    bad = tmp_path / "bad.pt"
+    torch.save(ck, bad)
+    good = str(run / "model.pt")
+    codec = NTCCodec([good, str(bad)])
+    assert codec.lambdas == [0.1, 0.01]  # numbered by lambda: the broken model is quality 0
+    img = (np.random.default_rng(5).random((32, 32, 3)) * 255).astype(np.uint8)
+    sizes = [8 * len(codec.encode(img, q)) for q in codec.qualities]
+    scores = [psnr(img, codec.decode(codec.encode(img, q), img.shape[:2])) for q in codec.qualities]
+    assert sizes[0] == sizes[1] and scores[1] > scores[0] + 3
+    q, data = codec.choose(img, sizes[1])
+    assert q == 1 and data == codec.encode(img, 1)
+    assert codec.choose(img, sizes[1] - 1) == (None, None)  # never overspends
+
+    ctx = SchemeContext(channel={"kind": "awgn", "csi": "perfect", "coherence": None}, metrics=("psnr",))
+    scheme = NTCCapacityScheme("ntc-cap", {"cbr": [3.0], "fallback": "grey", "checkpoint": [str(bad), good]}, ctx)
+    scheme.setup()
+    (row,) = scheme.run(scheme.configurations()[0], 10.0, [("a", img)], [1])
+    assert row["outage"] == 0 and row["qp"] == 1 and row["ntc_lambda"] == 0.01
+    assert row["psnr"] == pytest.approx(scores[1])
+    assert scheme.fingerprint()["ntc_choice"] == "best-fitting-reconstruction"

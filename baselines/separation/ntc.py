@@ -1,9 +1,10 @@
 """NTC + LDPC and NTC + capacity: the separation links with a trained NTC as source codec.
 
-Identical to ``bpg-ldpc`` / ``bpg-capacity`` (rate matching picks the best NTC
-quality whose whole bitstream fits the budget) with
+Identical to ``bpg-ldpc`` / ``bpg-capacity`` with
 :class:`baselines.separation.ntc_codec.NTCCodec` instead of BPG. ``checkpoint`` is a zoo
-name / path or a list of them (the qualities; sorted best first by lambda).
+name / path or a list of them (the qualities, numbered by lambda, largest first). Rate
+matching is the codec's encoder-side choice (:meth:`NTCCodec.choose`): of the streams that
+fit the budget, the one whose reconstruction is best, so mixed checkpoint families are safe.
 The ``qp`` column holds the quality index, ``ntc_lambda`` its lambda.
 """
 
@@ -38,6 +39,10 @@ class _NTCMixin:
         key = ("ntc-source", tuple([ckpts] if isinstance(ckpts, str) else ckpts), sc.ms_ssim, sc.fallback,
                None if sc.mean_color is None else tuple(np.asarray(sc.mean_color).ravel().tolist()))
         self.codec, self.scorer = self.context.shared.setdefault(key, (self.codec, self.scorer))
+
+    def fingerprint(self):
+        # results of the former choice (largest fitting lambda) are never reused
+        return super().fingerprint() | {"ntc_choice": "best-fitting-reconstruction"}
 
     def run(self, config, snr_db, images, seeds):
         rows = super().run(config, snr_db, images, seeds)

@@ -5,8 +5,10 @@ Bitstream of one image (everything is counted by the link)::
     quality index (1 byte) | H, W (LEB128 varints) | len(z) (varint) | z string | y string
 
 ``z`` / ``y`` are the real rANS strings of CompressAI's EntropyBottleneck and
-GaussianConditional. Qualities are indices into the checkpoints sorted best first
-(largest lambda first for one distortion).
+GaussianConditional. Qualities are indices into the checkpoints sorted by lambda, largest
+first. Rate matching (:meth:`NTCCodec.choose`) does not trust that order: checkpoints of
+different families (patch geometry, training length) are not a monotone ladder, so the
+encoder decodes every fitting stream and sends the one whose reconstruction is best.
 
 Example
 -------
@@ -14,6 +16,7 @@ Example
 >>> data = codec.encode(img, codec.qualities[0])                  # doctest: +SKIP
 >>> codec.decode(data, img.shape[:2]).shape                       # doctest: +SKIP
 (32, 32, 3)
+>>> q, data = codec.choose(img, budget_bits=2000)                 # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 
 from ntscc_sim import zoo
+from ntscc_sim.metrics import quality as image_quality
 from ntscc_sim.models.ntc import pad_to
 
 __all__ = ["NTCCodec", "read_varint", "write_varint"]
@@ -60,8 +64,8 @@ class NTCCodec:
 
     Attributes: ``name``, ``qualities`` (``[0, 1, ...]``, best first), ``checkpoints``
     and ``lambdas`` (per quality). ``encode(image uint8 [H, W, 3], quality) -> bytes``,
-    ``decode(bytes, (H, W)) -> uint8 [H, W, 3]``. The last ``memory_cache_size`` encodings are
-    kept in memory (LRU).
+    ``decode(bytes, (H, W)) -> uint8 [H, W, 3]``, ``choose(image, budget_bits) -> (quality,
+    bytes)``. The last ``memory_cache_size`` encodings are kept in memory (LRU).
     """
 
     def __init__(self, checkpoints, device: str = "cpu", memory_cache_size: int = 256):
@@ -82,10 +86,12 @@ class NTCCodec:
         self.checkpoints = [t[1] for t in loaded]
         self._models = [t[2] for t in loaded]
         self.qualities = list(range(len(loaded)))
+        self.distortion = loaded[0][3]
         self.name = "ntc"
         self.device = device
         self.memory_cache_size = int(memory_cache_size)
         self._cache: OrderedDict = OrderedDict()
+        self._scores: OrderedDict = OrderedDict()
 
     def _tensor(self, image: np.ndarray, multiple: int) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255.0)
@@ -107,6 +113,39 @@ class NTCCodec:
             while len(self._cache) > self.memory_cache_size:
                 self._cache.popitem(last=False)
         return data
+
+    def choose(self, image: np.ndarray, budget_bits: int):
+        """Encoder-side rate matching: ``(quality, bytes)`` of the fitting stream with the best
+        reconstruction, or ``(None, None)`` when none fits ``budget_bits``.
+
+        Every quality is encoded; each one that fits is decoded (deterministic, so the encoder sees
+        exactly what the receiver will) and scored by the codec's distortion (PSNR for ``mse``,
+        MS-SSIM for ``ms-ssim``); ties go to the smaller stream. With one family of checkpoints
+        this is the largest fitting lambda; with mixed families it never sends a worse model
+        because its lambda is larger.
+        """
+        best = None
+        for q in self.qualities:
+            data = self.encode(image, q)
+            bits = len(data) * 8
+            if bits > budget_bits:
+                continue
+            score = self._score(image, q, data)
+            if best is None or (score, -bits) > (best[0], -best[1]):
+                best = (score, bits, q, data)
+        if best is None:
+            return None, None
+        return best[2], best[3]
+
+    def _score(self, image: np.ndarray, q: int, data: bytes) -> float:
+        key = (hashlib.sha1(image.tobytes()).hexdigest(), image.shape, int(q))
+        if key not in self._scores:
+            ms = self.distortion == "ms-ssim"
+            m = image_quality(image, self.decode(data, image.shape[:2]), ms_ssim=ms)
+            self._scores[key] = float(m["ms_ssim_db"] if ms else m["psnr"])
+            while len(self._scores) > max(self.memory_cache_size, 1) * len(self.qualities):
+                self._scores.popitem(last=False)
+        return self._scores[key]
 
     @torch.no_grad()
     def decode(self, data: bytes, shape) -> np.ndarray:

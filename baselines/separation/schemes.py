@@ -67,7 +67,8 @@ class _SeparationBase(Scheme):
         return _make_codec(self.params, self.context)
 
     def choose(self, image_id, image, budget_bits):
-        """``(quality, bytes)`` of the best encoding that fits ``budget_bits``. Rate matching starts
+        """``(quality, bytes)`` of the best encoding that fits ``budget_bits``: the codec's own
+        ``choose`` when it has one (NTC), else :func:`choose_quality`. Rate matching starts
         from the image's known sizes: the codec's when it shares them (BPG: every scheme and the
         disk cache), else this scheme's earlier budgets. Only the quality is remembered (the bytes
         come back from the codec's bounded caches), so memory does not grow with the dataset."""
@@ -75,11 +76,15 @@ class _SeparationBase(Scheme):
         if key in self._choice:
             q = self._choice[key]
             return q, (None if q is None else self.codec.encode(image, q))
-        if hasattr(self.codec, "known_sizes"):
-            sizes = self.codec.known_sizes(image)
+        if hasattr(self.codec, "choose"):  # the codec's own encoder-side choice (NTC)
+            q, data = self.codec.choose(image, budget_bits)
+            assert data is None or len(data) * 8 <= budget_bits, "rate matching overspent the budget"
         else:
-            sizes = self._sizes.setdefault((image_id, image.shape), {})
-        q, data = choose_quality(self.codec, image, budget_bits, sizes)
+            if hasattr(self.codec, "known_sizes"):
+                sizes = self.codec.known_sizes(image)
+            else:
+                sizes = self._sizes.setdefault((image_id, image.shape), {})
+            q, data = choose_quality(self.codec, image, budget_bits, sizes)
         self._choice[key] = q
         return q, data
 
