@@ -100,3 +100,23 @@ def test_cli_lists_every_checkpoint(capsys):
     rows = json.loads(capsys.readouterr().out)
     row = {r["name"]: r for r in rows}["deepjscc-cifar10-awgn10-c8"]
     assert row["cbr"] == pytest.approx(1 / 6) and row["train_snr_db"] == "10" and row["channel"] == "awgn"
+
+
+def test_cached_load_sees_a_rewritten_checkpoint(tmp_path):
+    """cache=True shares one model per file version: weights written since are loaded again
+    (their results carry the new sha256, so the model must be the new one too)."""
+    import os
+    import shutil
+
+    path = tmp_path / "model.pt"
+    shutil.copy(zoo.resolve("deepjscc-cifar10-awgn10-c2"), path)
+    m1 = zoo.load(path, cache=True)[1]
+    assert zoo.load(path, cache=True)[1] is m1  # unchanged file: the shared model
+    ck = torch.load(path, weights_only=True)
+    key = next(k for k, v in ck["state_dict"].items() if v.is_floating_point())
+    ck["state_dict"][key] = ck["state_dict"][key] + 1.0
+    torch.save(ck, path)
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+    m2 = zoo.load(path, cache=True)[1]
+    assert m2 is not m1
+    assert torch.equal(m2.state_dict()[key], ck["state_dict"][key])

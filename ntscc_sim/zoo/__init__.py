@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -94,8 +95,9 @@ def load(name_or_path, device: str = "cpu", kind: str | None = None, cache: bool
     name_or_path : zoo name, checkpoint file or folder holding ``model.pt`` (or ``checkpoint.pt``).
     device : torch device of the model.
     kind : expected task (``ntc``, ``ntscc``, ``deep-jscc``); ``ValueError`` for another one.
-    cache : share one frozen model (eval mode, no gradients) per (checkpoint, device) in this
-        process; do not modify it.
+    cache : share one frozen model (eval mode, no gradients) per (checkpoint file version,
+        device) in this process; do not modify it. A file rewritten since (new size or
+        modification time) is loaded again.
 
     Returns
     -------
@@ -104,7 +106,11 @@ def load(name_or_path, device: str = "cpu", kind: str | None = None, cache: bool
     checkpoint fields (``step``, ``epoch``, ``metrics``, ``task``, ``created``, ...).
     """
     path = str(resolve(name_or_path))
-    loaded = _load_shared(path, str(device)) if cache else _load(path, str(device))
+    if cache:
+        st = os.stat(path)
+        loaded = _load_shared(path, str(device), st.st_size, st.st_mtime_ns)
+    else:
+        loaded = _load(path, str(device))
     if kind is not None and loaded[3].get("task") != kind:
         raise ValueError(f"{name_or_path}: a {loaded[3].get('task')!r} checkpoint, expected {kind!r}")
     return loaded
@@ -125,7 +131,8 @@ def _load(path: str, device: str):
 
 
 @functools.lru_cache(maxsize=16)
-def _load_shared(path: str, device: str):
+def _load_shared(path: str, device: str, size: int, mtime_ns: int):
+    """Cached :func:`_load`; ``size`` and ``mtime_ns`` key the file's version."""
     task, model, config, meta = _load(path, device)
     for p in model.parameters():
         p.requires_grad_(False)
