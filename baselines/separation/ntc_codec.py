@@ -33,6 +33,9 @@ from ntscc_sim.models.ntc import pad_to
 
 __all__ = ["NTCCodec", "read_varint", "write_varint"]
 
+#: Images whose stream sizes and reconstruction scores :meth:`NTCCodec.choose` remembers.
+STATS_CACHE_SIZE = 100_000
+
 
 def write_varint(n: int) -> bytes:
     """Unsigned LEB128."""
@@ -91,7 +94,7 @@ class NTCCodec:
         self.device = device
         self.memory_cache_size = int(memory_cache_size)
         self._cache: OrderedDict = OrderedDict()
-        self._scores: OrderedDict = OrderedDict()
+        self._image_stats: OrderedDict = OrderedDict()
 
     def _tensor(self, image: np.ndarray, multiple: int) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255.0)
@@ -122,30 +125,30 @@ class NTCCodec:
         exactly what the receiver will) and scored by the codec's distortion (PSNR for ``mse``,
         MS-SSIM for ``ms-ssim``); ties go to the smaller stream. With one family of checkpoints
         this is the largest fitting lambda; with mixed families it never sends a worse model
-        because its lambda is larger.
+        because its lambda is larger. Each image's sizes and scores are remembered (a few numbers
+        per image, :data:`STATS_CACHE_SIZE` images), so a sweep over budgets encodes and decodes
+        every quality of an image once.
         """
-        best = None
-        for q in self.qualities:
-            data = self.encode(image, q)
-            bits = len(data) * 8
-            if bits > budget_bits:
-                continue
-            score = self._score(image, q, data)
-            if best is None or (score, -bits) > (best[0], -best[1]):
-                best = (score, bits, q, data)
-        if best is None:
+        stats = self._stats(image)  # per quality: [bits, score or None]
+        fits = [q for q in self.qualities if stats[q][0] <= budget_bits]
+        if not fits:
             return None, None
-        return best[2], best[3]
+        ms = self.distortion == "ms-ssim"
+        for q in fits:
+            if stats[q][1] is None:
+                m = image_quality(image, self.decode(self.encode(image, q), image.shape[:2]), ms_ssim=ms)
+                stats[q][1] = float(m["ms_ssim_db"] if ms else m["psnr"])
+        best = max(fits, key=lambda q: (stats[q][1], -stats[q][0]))
+        return best, self.encode(image, best)
 
-    def _score(self, image: np.ndarray, q: int, data: bytes) -> float:
-        key = (hashlib.sha1(image.tobytes()).hexdigest(), image.shape, int(q))
-        if key not in self._scores:
-            ms = self.distortion == "ms-ssim"
-            m = image_quality(image, self.decode(data, image.shape[:2]), ms_ssim=ms)
-            self._scores[key] = float(m["ms_ssim_db"] if ms else m["psnr"])
-            while len(self._scores) > max(self.memory_cache_size, 1) * len(self.qualities):
-                self._scores.popitem(last=False)
-        return self._scores[key]
+    def _stats(self, image: np.ndarray) -> list:
+        key = (hashlib.sha1(image.tobytes()).hexdigest(), image.shape)
+        if key not in self._image_stats:
+            self._image_stats[key] = [[len(self.encode(image, q)) * 8, None] for q in self.qualities]
+            while len(self._image_stats) > STATS_CACHE_SIZE:
+                self._image_stats.popitem(last=False)
+        self._image_stats.move_to_end(key)
+        return self._image_stats[key]
 
     @torch.no_grad()
     def decode(self, data: bytes, shape) -> np.ndarray:
