@@ -162,6 +162,45 @@ def test_only_selected_rate_heads_get_gradients():
     assert model.ntc.h_s[0].weight.grad is not None
 
 
+def test_nested_rate_heads_send_prefixes_and_train_only_sent_symbols():
+    model = tiny_model(jscc_rate_heads="nested").train()
+    assert not hasattr(model.f_e, "heads") and model.f_e.head.out_features == max(VALUES)
+    y = torch.randn(1, 24, 2, 2)
+    lo, hi = torch.zeros(1, 2, 2, dtype=torch.long), torch.full((1, 2, 2), 3)
+    s_lo, m_lo = model.f_e(y, lo)
+    s_hi, m_hi = model.f_e(y, hi)
+    assert m_lo.sum(-1).eq(VALUES[0]).all() and m_hi.sum(-1).eq(VALUES[3]).all()
+    assert s_lo[~m_lo].abs().max() == 0  # nothing outside the sent prefix
+    # same rate token -> the low rate's symbols are exactly a prefix of one shared layer's output
+    model.f_e.rate_tokens.data.zero_()
+    s_lo, _ = model.f_e(y, lo)
+    s_hi, _ = model.f_e(y, hi)
+    torch.testing.assert_close(s_lo[..., : VALUES[0]], s_hi[..., : VALUES[0]])
+    out = model(torch.rand(2, 3, 32, 32), Channel("awgn"), 10.0, eta=0.01)  # smallest rate only
+    assert (out["index"] == 0).all()
+    out["x_hat"].square().mean().backward()
+    g_e, g_d = model.f_e.head.weight.grad, model.f_d.head.weight.grad
+    assert g_e[: VALUES[0]].abs().sum() > 0 and g_e[VALUES[0]:].abs().sum() == 0
+    assert g_d[:, : VALUES[0]].abs().sum() > 0 and g_d[:, VALUES[0]:].abs().sum() == 0
+
+
+def test_per_rate_model_converts_to_nested():
+    from ntscc_sim.models.ntscc import nest_rate_heads
+
+    per_rate = tiny_model().eval()
+    nested = tiny_model(jscc_rate_heads="nested").eval()
+    nested.load_state_dict(nest_rate_heads(per_rate.state_dict(), VALUES))
+    y = torch.randn(1, 24, 2, 2)
+    index = torch.zeros(1, 2, 2, dtype=torch.long)  # smallest rate: its head owns every sent row
+    s_pr, mask = per_rate.f_e(y, index)
+    s_ne, _ = nested.f_e(y, index)
+    torch.testing.assert_close(s_pr, s_ne)
+    w = per_rate.f_e.heads[1].weight  # rows VALUES[0]..VALUES[1]-1 come from the second head
+    torch.testing.assert_close(nested.f_e.head.weight[VALUES[0]:VALUES[1]], w[VALUES[0]:])
+    with pytest.raises(ValueError, match="rate_heads"):
+        tiny_model(jscc_rate_heads="shared")
+
+
 # --- Algorithm 1 training and checkpoints ------------------------------------------------------
 def test_training_lowers_loss_and_round_trips(trained):
     from ntscc_sim.train import load_checkpoint

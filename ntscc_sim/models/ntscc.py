@@ -60,6 +60,7 @@ NTSCC_DEFAULTS = {
     "jscc_window": 8,  # attention window over the latent grid
     "rate_values": None,  # V (default: 16 even values 16..256)
     "variant": "full",
+    "jscc_rate_heads": "per-rate",  # per-rate FC layers (paper) or one nested FC (prefixes)
     "fixed_k": 64,  # comparison-2: real symbols per patch
 }
 
@@ -68,19 +69,26 @@ class JSCCEncoder(nn.Module):
     """f_e: ``y [B, M, h, w]`` + rate indices ``[B, h, w]`` -> symbols ``[B, h*w, K]`` and a send mask.
 
     ``K = max(V)``; patch i's first ``V[index_i]`` entries are its symbols, the rest
-    are zero and masked out.
+    are zero and masked out. ``rate_heads``: ``per-rate`` (the paper: one FC layer ``dim -> v``
+    per rate value) or ``nested`` (one FC layer ``dim -> K`` whose first ``v`` outputs are
+    sent: every rate trains the symbols all larger rates share).
     """
 
-    def __init__(self, M: int, dim: int, depth: int, heads: int, window: int, values, rate_tokens: bool = True):
+    def __init__(self, M: int, dim: int, depth: int, heads: int, window: int, values, rate_tokens: bool = True,
+                 rate_heads: str = "per-rate"):
         super().__init__()
         self.values = list(values)
+        self.nested = _nested(rate_heads)
         self.inp = nn.Linear(M, dim)
         self.rate_tokens = nn.Parameter(torch.zeros(len(self.values), dim)) if rate_tokens else None
         if rate_tokens:
             nn.init.trunc_normal_(self.rate_tokens, std=0.02)
         self.blocks = SwinStage(dim, depth, heads, window)
         self.norm = nn.LayerNorm(dim)
-        self.heads = nn.ModuleList(nn.Linear(dim, v) for v in self.values)
+        if self.nested:
+            self.head = nn.Linear(dim, max(self.values))
+        else:
+            self.heads = nn.ModuleList(nn.Linear(dim, v) for v in self.values)
 
     def forward(self, y: torch.Tensor, index: torch.Tensor):
         b, _, h, w = y.shape
@@ -90,28 +98,36 @@ class JSCCEncoder(nn.Module):
         t = self.norm(self.blocks(t)).reshape(b * h * w, -1)
         flat = index.reshape(-1)
         kmax = max(self.values)
-        out = t.new_zeros(b * h * w, kmax)
-        for j, (v, head) in enumerate(zip(self.values, self.heads)):
-            rows = (flat == j).nonzero().squeeze(1)
-            if rows.numel():
-                out = out.index_copy(0, rows, nn.functional.pad(head(t[rows]), (0, kmax - v)))
         lengths = torch.tensor(self.values, device=y.device)[flat]
         mask = torch.arange(kmax, device=y.device)[None] < lengths[:, None]
+        if self.nested:
+            out = self.head(t).float() * mask  # float32 like the per-rate path (autocast)
+        else:
+            out = t.new_zeros(b * h * w, kmax)
+            for j, (v, head) in enumerate(zip(self.values, self.heads)):
+                rows = (flat == j).nonzero().squeeze(1)
+                if rows.numel():
+                    out = out.index_copy(0, rows, nn.functional.pad(head(t[rows]), (0, kmax - v)))
         return out.view(b, h * w, kmax), mask.view(b, h * w, kmax)
 
 
 class JSCCDecoder(nn.Module):
     """f_d*: received symbols ``[B, h*w, K]`` + indices -> ``y_hat [B, M, h, w]``.
 
-    Per-rate FC layers lift each patch's ``V[index_i]`` symbols to ``dim``; rate tokens
-    are added; ``N_d`` Transformer blocks; FC to ``M`` gives ``y_check``; with
+    Per-rate FC layers (``nested``: one FC layer on the zero-padded ``K`` symbols) lift each
+    patch's ``V[index_i]`` symbols to ``dim``; rate tokens are added; ``N_d`` Transformer blocks; FC to ``M`` gives ``y_check``; with
     ``refine`` a two-layer MLP on ``(y_check, mu, sigma)`` adds a correction (eq. (19)).
     """
 
-    def __init__(self, M: int, dim: int, depth: int, heads: int, window: int, values, rate_tokens: bool = True, refine: bool = True):
+    def __init__(self, M: int, dim: int, depth: int, heads: int, window: int, values, rate_tokens: bool = True, refine: bool = True,
+                 rate_heads: str = "per-rate"):
         super().__init__()
         self.values = list(values)
-        self.heads = nn.ModuleList(nn.Linear(v, dim) for v in self.values)
+        self.nested = _nested(rate_heads)
+        if self.nested:
+            self.head = nn.Linear(max(self.values), dim)
+        else:
+            self.heads = nn.ModuleList(nn.Linear(v, dim) for v in self.values)
         self.rate_tokens = nn.Parameter(torch.zeros(len(self.values), dim)) if rate_tokens else None
         if rate_tokens:
             nn.init.trunc_normal_(self.rate_tokens, std=0.02)
@@ -125,11 +141,14 @@ class JSCCDecoder(nn.Module):
         b, h, w = index.shape
         flat = index.reshape(-1)
         s = s_hat.reshape(b * h * w, -1)
-        t = s.new_zeros(b * h * w, self.dim)
-        for j, (v, head) in enumerate(zip(self.values, self.heads)):
-            rows = (flat == j).nonzero().squeeze(1)
-            if rows.numel():
-                t = t.index_copy(0, rows, head(s[rows, :v]))
+        if self.nested:  # unsent symbols are zero (transmit masks them)
+            t = self.head(s).float()
+        else:
+            t = s.new_zeros(b * h * w, self.dim)
+            for j, (v, head) in enumerate(zip(self.values, self.heads)):
+                rows = (flat == j).nonzero().squeeze(1)
+                if rows.numel():
+                    t = t.index_copy(0, rows, head(s[rows, :v]))
         t = t.view(b, h, w, self.dim)
         if self.rate_tokens is not None:
             t = t + self.rate_tokens[index]
@@ -139,6 +158,38 @@ class JSCCDecoder(nn.Module):
             sigma = scales.permute(0, 2, 3, 1)
             y_check = y_check + self.refine(torch.cat([y_check, mu, sigma], dim=-1))
         return y_check.permute(0, 3, 1, 2).contiguous()
+
+
+RATE_HEADS = ("per-rate", "nested")
+
+
+def _nested(rate_heads: str) -> bool:
+    if rate_heads not in RATE_HEADS:
+        raise ValueError(f"rate_heads {rate_heads!r}: choose from {list(RATE_HEADS)}")
+    return rate_heads == "nested"
+
+
+def nest_rate_heads(state_dict: dict, values) -> dict:
+    """Convert a ``per-rate`` f_e / f_d state dict to ``nested`` (fine-tuning a per-rate model):
+    output row (encoder) / input column (decoder) ``r`` of the shared layer is taken from the
+    smallest rate value ``v > r`` (the most often trained head that sends symbol ``r``); the
+    decoder bias is the mean of the per-rate biases."""
+    values = sorted(values)
+    out = {k: v for k, v in state_dict.items() if ".heads." not in k}
+    for side in ("f_e", "f_d"):
+        ws = {v: state_dict[f"{side}.heads.{j}.weight"] for j, v in enumerate(values) if f"{side}.heads.{j}.weight" in state_dict}
+        bs = {v: state_dict[f"{side}.heads.{j}.bias"] for j, v in enumerate(values) if f"{side}.heads.{j}.bias" in state_dict}
+        if not ws:
+            continue
+        kmax = values[-1]
+        owner = [next(v for v in values if v > r) for r in range(kmax)]
+        if side == "f_e":  # weight [v, dim]
+            out[f"{side}.head.weight"] = torch.stack([ws[owner[r]][r] for r in range(kmax)])
+            out[f"{side}.head.bias"] = torch.stack([bs[owner[r]][r] for r in range(kmax)])
+        else:  # weight [dim, v]
+            out[f"{side}.head.weight"] = torch.stack([ws[owner[r]][:, r] for r in range(kmax)], dim=1)
+            out[f"{side}.head.bias"] = torch.stack(list(bs.values())).mean(0)
+    return out
 
 
 def transmit(s: torch.Tensor, mask: torch.Tensor, channel: Channel, snr_db: float, seeds=None) -> torch.Tensor:
@@ -366,6 +417,8 @@ def build_ntscc(cfg: dict) -> NTSCC:
         values = [int(c["fixed_k"])]
     allocator = RateAllocator(values)
     heads, window = int(c["jscc_heads"]), int(c["jscc_window"])
-    f_e = JSCCEncoder(M, dim, int(c["jscc_depth_enc"]), heads, window, allocator.values, rate_tokens=adaptive)
-    f_d = JSCCDecoder(M, dim, int(c["jscc_depth_dec"]), heads, window, allocator.values, rate_tokens=adaptive, refine=refine)
+    rate_heads = str(c["jscc_rate_heads"])
+    f_e = JSCCEncoder(M, dim, int(c["jscc_depth_enc"]), heads, window, allocator.values, rate_tokens=adaptive, rate_heads=rate_heads)
+    f_d = JSCCDecoder(M, dim, int(c["jscc_depth_dec"]), heads, window, allocator.values, rate_tokens=adaptive, refine=refine,
+                      rate_heads=rate_heads)
     return NTSCC(ntc, f_e, f_d, allocator, variant, float(c.get("eta", 0.2)))

@@ -16,7 +16,8 @@ log-uniformly per step (all rate heads get trained, so the test-time eta sweep
 works); otherwise ``eta`` is fixed.
 
 A ``ntscc`` checkpoint as ``init:`` loads the whole model (fine-tuning a new
-lambda from a base model).
+lambda from a base model); a ``per-rate`` one into a ``jscc_rate_heads: nested`` model is
+converted by :func:`ntscc_sim.models.ntscc.nest_rate_heads`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 import torch
 
 from ntscc_sim.config import derive_seed
-from ntscc_sim.models.ntscc import VARIANTS, build_ntscc
+from ntscc_sim.models.ntscc import RATE_HEADS, VARIANTS, build_ntscc, nest_rate_heads
 from ntscc_sim.models.rate_allocation import default_rate_values
 from ntscc_sim.scenario.errors import ScenarioError
 from ntscc_sim.scenario.fields import Field
@@ -77,6 +78,8 @@ class NTSCCTask(Task):
         "jscc_window": Field("int", default=8, min=1, doc="attention window over the latent grid"),
         "rate_values": Field("any", default=None, nullable=True, doc="V: list of even ints or {min, max, count} (default 16..256, 16 values)"),
         "variant": Field("str", default="full", choices=tuple(VARIANTS)),
+        "jscc_rate_heads": Field("str", default="per-rate", choices=RATE_HEADS,
+                                 doc="per-rate FC layers (paper) or one nested FC whose first v symbols are sent"),
         "fixed_k": Field("int", default=64, min=2, doc="comparison-2: real symbols per patch"),
         "eta": Field("number", default=0.2, min=0, doc="eta of eq. (28) (training; validation)"),
         "eta_range": Field("any", default=None, nullable=True, check=_check_eta_range, doc="[lo, hi]: eta drawn log-uniformly per step"),
@@ -192,6 +195,8 @@ class NTSCCTask(Task):
             loaded = [f"ntc.{k}" for k in src]
             return {"loaded": loaded, "skipped": [k for k in model.state_dict() if k not in set(loaded)]}
         if ckpt.get("task") == "ntscc":
+            if model.f_e.nested and "f_e.head.weight" not in src:  # per-rate -> nested fine-tune
+                src = nest_rate_heads(src, model.f_e.values)
             model.load_state_dict(src)
             return {"loaded": list(src), "skipped": []}
         return super().init_from(model, ckpt, config)
