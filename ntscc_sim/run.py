@@ -38,6 +38,9 @@ def parse_args(argv=None):
     p.add_argument("--out", help="output folder (default: runs/<scenario name>/; the committed references live in results/)")
     p.add_argument("--overwrite", action="store_true",
                    help="recompute rows computed under another fingerprint (changed weights, code version or parameters) instead of stopping")
+    p.add_argument("--prune", action="store_true",
+                   help="drop the folder's rows this scenario would not compute (removed schemes, checkpoints, SNRs, "
+                        "images) and forget their fingerprints, so the folder holds exactly this sweep")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the scenario's device")
     p.add_argument("--workers", type=int, help="worker processes (local, default 1) or CPUs of a local Ray instance / "
                    "tasks in flight on a cluster (ray); results do not depend on it")
@@ -267,8 +270,10 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
 
     if drop:
         print(f"--overwrite: dropping the rows of {'every scheme' if drop == 'all' else sorted(drop)} in {out_dir}", file=sys.stderr)
-    old_fp = None if drop == "all" else read_fingerprint(out_dir / RUN_JSON)
-    store = ResultStore(out_dir, columns_for(schemes)).open(drop=_row_filter(drop))
+    old_fp = None if drop == "all" or args.prune else read_fingerprint(out_dir / RUN_JSON)
+    store = ResultStore(out_dir, columns_for(schemes)).open(drop=_row_filter(drop), keep_keys=set(order) if args.prune else None)
+    if args.prune:
+        print(f"--prune: {out_dir} keeps only the rows of this sweep", file=sys.stderr)
     fp = merge(old_fp, fp)
     run_info = {
         "status": "running",

@@ -52,14 +52,18 @@ class ResultStore:
         self.rows: dict[tuple, dict] = {}
 
     # -- opening / repair -------------------------------------------------
-    def open(self, drop=None) -> "ResultStore":
+    def open(self, drop=None, keep_keys=None) -> "ResultStore":
         """Read the rows already there; ``drop(scheme_cell) -> bool`` discards stale ones
-        (``--overwrite``) in the same atomic rewrite."""
+        (``--overwrite``) and ``keep_keys`` (a set of keys) every row not in it (``--prune``),
+        in the same atomic rewrite."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         existing_cols, rows = self._read_existing()
         for r in rows:
-            if drop is None or not drop(r["scheme"]):
-                self.rows[self.key(r)] = r
+            if drop is not None and drop(r["scheme"]):
+                continue
+            if keep_keys is not None and self.key(r) not in keep_keys:
+                continue
+            self.rows[self.key(r)] = r
         # columns of the file that this sweep does not write, kept while a row still has a value there
         extra = [c for c in existing_cols if c not in self.columns and any(r.get(c) for r in self.rows.values())]
         self.columns += extra

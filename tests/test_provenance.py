@@ -107,6 +107,29 @@ def test_overwrite_drops_only_the_stale_scheme(tmp_path, capsys):
     assert new["other"] == old["other"] and new["djscc"] != old["djscc"]
 
 
+def test_prune_keeps_exactly_this_sweep(tmp_path, capsys):
+    sc = _scenario(SMALL)
+    sc["snr_db"] = [5.0, 10.0]
+    sc["schemes"].append({"name": "other", "kind": "deep-jscc", "checkpoint": [SMALL]})
+    f = write_yaml(tmp_path / "s.yaml", sc)
+    out = tmp_path / "o"
+    assert main([str(f), "--out", str(out), "--quiet"]) == 0
+    full = pd.read_csv(out / "points.csv")
+    assert len(full) == 4
+    sc["snr_db"], sc["schemes"] = [10.0], sc["schemes"][:1]  # drop an SNR and a scheme
+    write_yaml(f, sc)
+    assert main([str(f), "--out", str(out), "--quiet"]) == 0  # without --prune the rows stay
+    assert len(pd.read_csv(out / "points.csv")) == 4
+    assert "other" in json.loads((out / "run.json").read_text())["fingerprint"]["schemes"]
+    assert main([str(f), "--out", str(out), "--quiet", "--prune"]) == 0
+    assert "0 to compute" in capsys.readouterr().err
+    kept = pd.read_csv(out / "points.csv")
+    assert list(zip(kept.scheme, kept.snr_db)) == [("djscc", 10.0)]
+    ref = full[(full.scheme == "djscc") & (full.snr_db == 10.0)]
+    assert kept.psnr.tolist() == ref.psnr.tolist(), "a kept row is not recomputed"
+    assert list(json.loads((out / "run.json").read_text())["fingerprint"]["schemes"]) == ["djscc"]
+
+
 def test_default_out_is_runs_not_the_committed_results(tmp_path, monkeypatch, capsys):
     f = write_yaml(tmp_path / "s.yaml", _scenario(SMALL))
     monkeypatch.chdir(tmp_path)
