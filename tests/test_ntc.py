@@ -171,6 +171,19 @@ def test_ntc_codec_round_trip_and_header(trained_ntc):
     assert data[0] == 0 and np.array_equal(out, codec.decode(data, img.shape[:2]))
     with pytest.raises(ValueError):
         codec.decode(data, (38, 45))
+    # the second decode of a stream (encoder's choice, then the receiver) is a cache lookup
+    calls = []
+    real = codec._models[0].decompress
+    codec._models[0].decompress = lambda *a, **k: calls.append(1) or real(*a, **k)
+    try:
+        out[0, 0] ^= 1  # callers may modify what they get
+        again = codec.decode(data, img.shape[:2])
+        assert calls == [] and not np.array_equal(again, out)
+        flipped = bytes([data[0]]) + data[1:-1] + bytes([data[-1] ^ 0x55])  # another stream: decoded
+        codec.decode(flipped, img.shape[:2])
+        assert calls == [1]
+    finally:
+        codec._models[0].decompress = real
 
 
 def test_ntc_capacity_scheme_never_overspends(trained_ntc, tmp_path):

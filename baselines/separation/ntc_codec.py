@@ -35,6 +35,9 @@ __all__ = ["NTCCodec", "read_varint", "write_varint"]
 
 #: Images whose stream sizes and reconstruction scores :meth:`NTCCodec.choose` remembers.
 STATS_CACHE_SIZE = 100_000
+#: Decoded images kept (keyed by the stream's bytes): the encoder's choice decodes the stream the
+#: receiver then decodes again; the second decode is a lookup.
+DECODE_CACHE_SIZE = 4
 
 
 def write_varint(n: int) -> bytes:
@@ -95,6 +98,7 @@ class NTCCodec:
         self.memory_cache_size = int(memory_cache_size)
         self._cache: OrderedDict = OrderedDict()
         self._image_stats: OrderedDict = OrderedDict()
+        self._decoded: OrderedDict = OrderedDict()
 
     def _tensor(self, image: np.ndarray, multiple: int) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255.0)
@@ -150,8 +154,21 @@ class NTCCodec:
         self._image_stats.move_to_end(key)
         return self._image_stats[key]
 
-    @torch.no_grad()
     def decode(self, data: bytes, shape) -> np.ndarray:
+        """uint8 image ``[H, W, 3]`` of a stream (deterministic; the last
+        :data:`DECODE_CACHE_SIZE` streams are remembered, copies are returned)."""
+        key = (hashlib.sha1(bytes(data)).digest(), tuple(shape[:2]))
+        if key in self._decoded:
+            self._decoded.move_to_end(key)
+            return self._decoded[key].copy()
+        out = self._decode(data, shape)
+        self._decoded[key] = out.copy()
+        while len(self._decoded) > DECODE_CACHE_SIZE:
+            self._decoded.popitem(last=False)
+        return out
+
+    @torch.no_grad()
+    def _decode(self, data: bytes, shape) -> np.ndarray:
         if not data:
             raise ValueError("empty NTC bitstream")
         q = data[0]
