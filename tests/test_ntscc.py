@@ -560,3 +560,27 @@ def test_index_prior_cli_and_unfitted_checkpoints(trained, tmp_path):
         validate_scenario({**base, "schemes": [{**scheme, "variant": "no-z"}]})
     assert "schemes[0].index_code" in str(exc.value) and "no-z" in str(exc.value)
     assert main([str(tmp_path / "missing.pt")]) == 2
+
+
+def test_eta_sweep_cli_on_validation_images(trained, tmp_path, capsys):
+    """Checkpoint selection on validation images: one RD point per eta, same noise every call."""
+    import json
+
+    from ntscc_sim.train.eta_sweep import main
+
+    tmp, _ = trained
+    ck = str(tmp / "ntscc" / "model.pt")
+    out = tmp_path / "sweep.json"
+    assert main([ck, ck, "--etas", "0.1,0.4", "--val-limit", "3", "--json", str(out)]) == 0
+    a, b = json.loads(out.read_text())
+    assert a["images"] == 3 and a["snr_db"] == 10.0 and [r["eta"] for r in a["rows"]] == [0.1, 0.4]
+    assert a["rows"] == b["rows"], "same checkpoint, same seeds: same numbers"
+    lo, hi = a["rows"]
+    assert hi["cbr"] > lo["cbr"] > 0 and all(10 < r["psnr"] < 60 for r in a["rows"])
+    assert a["mean_psnr"] == pytest.approx((lo["psnr"] + hi["psnr"]) / 2)
+    assert "mean" in capsys.readouterr().out
+    assert main([str(tmp / "ntc" / "model.pt")]) == 2  # an NTC checkpoint
+    assert "expected 'ntscc'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main([ck, "--etas", "0.1,x"])
+    assert exc.value.code == 2
