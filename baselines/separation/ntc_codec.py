@@ -35,9 +35,10 @@ __all__ = ["NTCCodec", "read_varint", "write_varint"]
 
 #: Images whose stream sizes and reconstruction scores :meth:`NTCCodec.choose` remembers.
 STATS_CACHE_SIZE = 100_000
-#: Decoded images kept (keyed by the stream's bytes): the encoder's choice decodes the stream the
-#: receiver then decodes again; the second decode is a lookup.
-DECODE_CACHE_SIZE = 4
+#: Decoded images kept beyond one per quality (keyed by the stream's bytes): the encoder's choice
+#: decodes every fitting stream and the receiver then decodes the chosen one again; that second
+#: decode is a lookup.
+DECODE_CACHE_EXTRA = 1
 
 
 def write_varint(n: int) -> bytes:
@@ -155,15 +156,15 @@ class NTCCodec:
         return self._image_stats[key]
 
     def decode(self, data: bytes, shape) -> np.ndarray:
-        """uint8 image ``[H, W, 3]`` of a stream (deterministic; the last
-        :data:`DECODE_CACHE_SIZE` streams are remembered, copies are returned)."""
+        """uint8 image ``[H, W, 3]`` of a stream (deterministic; the last ``len(qualities) +``
+        :data:`DECODE_CACHE_EXTRA` streams are remembered, copies are returned)."""
         key = (hashlib.sha1(bytes(data)).digest(), tuple(shape[:2]))
         if key in self._decoded:
             self._decoded.move_to_end(key)
             return self._decoded[key].copy()
         out = self._decode(data, shape)
         self._decoded[key] = out.copy()
-        while len(self._decoded) > DECODE_CACHE_SIZE:
+        while len(self._decoded) > len(self.qualities) + DECODE_CACHE_EXTRA:
             self._decoded.popitem(last=False)
         return out
 

@@ -73,10 +73,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
 
     from ntscc_sim import zoo
-    from ntscc_sim.channels import Channel
 
     from .data import TrainData
-    from .tasks.base import eval_snr
+    from .tasks.base import eval_snr, make_channel
 
     results = []
     for name in args.checkpoint:
@@ -94,10 +93,8 @@ def main(argv=None) -> int:
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: validation images of {name}: {exc}", file=sys.stderr)
             return 2
-        ch = cfg["channel"]
-        channel = Channel(ch.get("kind", "awgn"), ch.get("csi", "perfect"), ch.get("coherence"), "cpu")
         snr = eval_snr(cfg) if args.snr is None else args.snr
-        rows = sweep(model, data.val_batches(args.batch), args.etas, snr, channel)
+        rows = sweep(model, data.val_batches(args.batch), args.etas, snr, make_channel(cfg, "cpu"))
         mean = sum(r["psnr"] for r in rows) / len(rows)
         results.append({"checkpoint": name, "step": meta.get("step"), "images": data.num_val, "snr_db": snr,
                         "rows": rows, "mean_psnr": mean})
