@@ -336,7 +336,7 @@ def _execute(args, scenario, data, dataset, schemes, units, order, out_dir, cach
             build_report(out_dir, anchor=data["report"]["anchor"], metric=data["report"]["metric"],
                          formats=tuple(data["report"]["formats"]), overlays=tuple(data["report"]["overlay"]),
                          workers=available_cpus(), extra_anchors=data["report"]["extra_anchors"],
-                         min_points=data["report"]["min_points"])
+                         min_points=data["report"]["min_points"], bd_cbr_range=data["report"]["bd_cbr_range"])
         except Exception as exc:
             print(f"error: the sweep is complete but the report failed ({type(exc).__name__}: {exc}); "
                   f"rerun: python -m ntscc_sim.report {out_dir}", file=sys.stderr)

@@ -94,6 +94,79 @@ def test_bd_non_overlapping_and_too_few_points():
     assert r.bd_cbr_pct is None and "test has 3 points on RD envelope of 4" in r.note
 
 
+# --------------------------------------------------------------------------- BD over a fixed CBR range
+RANGE_CBR = 0.01 * 2.0 ** np.arange(7)  # 0.01 ... 0.64
+
+
+def _concave(c):
+    x = np.log2(c / 0.01)
+    return 24.0 + 3.5 * x - 0.2 * x ** 2
+
+
+def _clip_ref(c, q, lo, hi):
+    """Envelope clipped to [lo, hi], boundary points from scipy's PCHIP on log10 CBR (reference)."""
+    f = PchipInterpolator(np.log10(c), q)
+    xs = np.array(sorted(set(c[(c >= lo) & (c <= hi)]) | {x for x in (lo, hi) if c[0] < x < c[-1]}))
+    return xs, f(np.log10(xs))
+
+
+@pytest.mark.parametrize("cbr_range", [(0.03, 0.1), (1 / 64, 1 / 16), (0.011, 0.6), (0.02, 0.16)])
+def test_bd_cbr_range_constant_shift_is_exact(cbr_range):
+    q = _concave(RANGE_CBR)
+    r = bd_metrics(RANGE_CBR, q, RANGE_CBR, q + 1.5, cbr_range=cbr_range)
+    assert r.bd_psnr_db == pytest.approx(1.5, abs=1e-9)
+    assert r.bd_cbr_pct < 0 and "CBR" not in r.note  # both curves span the range
+
+
+def test_bd_cbr_range_matches_independent_integral():
+    """Clipping + PCHIP integral over [max(lo, overlap start), min(hi, overlap end)], redone with scipy."""
+    from scipy.integrate import quad
+
+    ac, aq = RANGE_CBR, _concave(RANGE_CBR)
+    tc = np.array([0.025, 0.035, 0.05, 0.07, 0.11, 0.2])  # other sampling; starts inside the range
+    tq = _concave(tc * 1.3) + 0.2 * np.sin(7 * np.log(tc))
+    lo, hi = 0.018, 0.15
+    r = bd_metrics(ac, aq, tc, tq, cbr_range=(lo, hi))
+    (xa, ya), (xt, yt) = _clip_ref(ac, aq, lo, hi), _clip_ref(tc, tq, lo, hi)
+    assert xt[0] == 0.025 and xt[-1] == hi and xa[0] == lo
+    fa, ft = PchipInterpolator(np.log10(xa), ya), PchipInterpolator(np.log10(xt), yt)
+    a, b = np.log10(max(lo, tc[0])), np.log10(hi)
+    ref_psnr = quad(lambda x: ft(x) - fa(x), a, b, epsabs=1e-12)[0] / (b - a)
+    assert r.bd_psnr_db == pytest.approx(ref_psnr, abs=1e-6)
+    ref_cbr, _ = _independent_pchip_bd(xa, ya, xt, yt)
+    assert r.bd_cbr_pct == pytest.approx(ref_cbr, abs=1e-6)
+    assert "test covers CBR 0.025-0.15 of 0.018-0.15" in r.note
+
+
+def test_bd_cbr_range_ignores_points_outside():
+    """An extra test point far outside the range changes the overlap-only value, not the ranged one."""
+    ac, aq = np.append(RANGE_CBR, 1.28), _concave(np.append(RANGE_CBR, 1.28))
+    tc, tq = 0.85 * RANGE_CBR, _concave(RANGE_CBR) - 0.3 * np.log2(RANGE_CBR / 0.01) ** 0.5
+    tc2, tq2 = np.append(tc, 1.0), np.append(tq, tq[-1] + 2.0)
+    for rng in [(0.03, 0.1), (1 / 64, 1 / 16)]:
+        r1 = bd_metrics(ac, aq, tc, tq, cbr_range=rng)
+        r2 = bd_metrics(ac, aq, tc2, tq2, cbr_range=rng)
+        assert (r2.bd_cbr_pct, r2.bd_psnr_db, r2.note) == (r1.bd_cbr_pct, r1.bd_psnr_db, r1.note)
+    r1, r2 = bd_metrics(ac, aq, tc, tq), bd_metrics(ac, aq, tc2, tq2)
+    assert abs(r2.bd_psnr_db - r1.bd_psnr_db) > 1e-3 and abs(r2.bd_cbr_pct - r1.bd_cbr_pct) > 1e-3
+
+
+def test_bd_cbr_range_outside_or_short_curve():
+    q = _concave(RANGE_CBR)
+    r = bd_metrics(RANGE_CBR, q, RANGE_CBR[:4], q[:4] + 1, cbr_range=(0.1, 0.5))
+    assert r.bd_cbr_pct is None and r.bd_psnr_db is None
+    assert r.note == "test outside CBR range 0.1-0.5"
+    # 0.04, 0.08 inside + interpolated 0.03 and 0.1 = 4 points: enough; 0.05-0.1 holds 0.08 + 2 boundaries
+    assert bd_metrics(RANGE_CBR, q, RANGE_CBR, q + 1, cbr_range=(0.03, 0.1)).bd_psnr_db == pytest.approx(1.0)
+    r = bd_metrics(RANGE_CBR, q, RANGE_CBR, q + 1, cbr_range=(0.05, 0.1))
+    assert r.bd_psnr_db is None and "anchor has 3 points in CBR range 0.05-0.1 (<4)" in r.note
+    assert bd_metrics(RANGE_CBR, q, RANGE_CBR, q + 1, min_points=3, cbr_range=(0.05, 0.1)).bd_psnr_db == \
+        pytest.approx(1.0)
+    for bad in [(0.1, 0.05), (0, 0.1), (0.1,), "0.1"]:
+        with pytest.raises(ValueError, match="cbr_range"):
+            bd_metrics(RANGE_CBR, q, RANGE_CBR, q, cbr_range=bad)
+
+
 # --------------------------------------------------------------------------- synthetic results
 IMAGES = ["a", "b", "c"]
 IMG_OFF = {"a": -1.0, "b": 0.5, "c": 0.5}
@@ -372,3 +445,43 @@ def test_outage_figure_with_all_outage_and_no_outage(tmp_path):
     result = build_report(tmp_path)
     figs = [str(f) for f in result["figures"]]
     assert any("outage" in f for f in figs)
+
+
+def test_bd_cbr_range_cli_and_run_json(tmp_path, capsys):
+    """report.bd_cbr_range (validated scenario in run.json) and --bd-cbr-range reach tables and captions."""
+    from conftest import tiny_scenario
+
+    from ntscc_sim.scenario import ScenarioError, validate_scenario
+
+    rows = _rows("Ref", "bpg-ldpc", [10]) + _rows("Better", "ntscc", [10], 0.8, offset=0.5)
+    for r in rows[len(rows) // 2:]:  # Better: a bent curve, so the range matters
+        r["psnr"] -= 0.8 * np.log2(r["target_cbr"] / 0.02) ** 2
+    data = validate_scenario(tiny_scenario(report={"bd_cbr_range": ["1/40", 0.07]})).data
+    assert data["report"]["bd_cbr_range"] == [0.025, 0.07]
+    folder = _write_points(tmp_path / "res", rows, {"scenario": {**data, "name": "t"}})
+    out = build_report(folder, anchor="Ref", formats=("csv", "md"), figures=False)
+    assert out["bd_cbr_range"] == (0.025, 0.07)
+    md = (folder / "report.md").read_text()
+    assert "(log-CBR axis, overlap within CBR 0.025–0.07)" in md and "| BD CBR range | 0.025–0.07 |" in md
+    ranged = out["bd"].query("scheme == 'Better' and metric == 'psnr'").iloc[0]
+    # explicit argument beats run.json; the range changes the value
+    wide = build_report(folder, anchor="Ref", bd_cbr_range=(0.01, 0.2), formats=("csv",), figures=False)
+    other = wide["bd"].query("scheme == 'Better' and metric == 'psnr'").iloc[0]
+    assert wide["bd_cbr_range"] == (0.01, 0.2) and other["bd_cbr_pct"] != pytest.approx(ranged["bd_cbr_pct"])
+    with pytest.raises(ReportInputError, match="bd_cbr_range"):
+        build_report(folder, bd_cbr_range=(0.07, 0.025), figures=False)
+    assert cli_main([str(folder), "--no-figures", "--format", "md", "--anchor", "Ref",
+                     "--bd-cbr-range", "1/50", "0.05"]) == 0
+    assert "(log-CBR axis, overlap within CBR 0.02–0.05)" in capsys.readouterr().out
+    assert "overlap within CBR 0.02–0.05" in (folder / "bd.md").read_text()
+    for bad in (["0.05", "0.02"], ["x", "0.05"], ["-1", "0.05"]):
+        with pytest.raises(SystemExit) as exc:
+            cli_main([str(folder), "--bd-cbr-range", *bad])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and "--bd-cbr-range" in err and bad[0] in err
+    # a bad hand-written run.json value is an input error naming the key
+    (folder / "run.json").write_text(json.dumps({"scenario": {"report": {"bd_cbr_range": [0.1]}}}))
+    assert cli_main([str(folder), "--no-figures", "--format", "csv"]) == 2
+    assert "report.bd_cbr_range" in capsys.readouterr().err
+    with pytest.raises(ScenarioError, match=r"report\.bd_cbr_range.*\[0\.1, 0\.05\]"):
+        validate_scenario(tiny_scenario(report={"bd_cbr_range": [0.1, 0.05]}))

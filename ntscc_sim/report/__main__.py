@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .._threads import available_cpus
-from .bd import METHODS
+from .bd import METHODS, check_cbr_range
 from .build import FORMATS, build_report
 from .data import METRIC_LABELS, ReportInputError
 
@@ -20,6 +20,9 @@ def main(argv=None) -> int:
                    help="also compare every scheme with NAME (repeatable; default: run.json report.extra_anchors)")
     p.add_argument("--min-points", type=int, default=None,
                    help="points each RD curve needs for a BD value (>= 3; default: run.json report.min_points, else 4)")
+    p.add_argument("--bd-cbr-range", nargs=2, default=None, metavar=("LO", "HI"),
+                   help="BD values only over CBR in [LO, HI] (e.g. 1/64 1/16; default: run.json "
+                        "report.bd_cbr_range, else the curves' overlap)")
     p.add_argument("--metric", default="psnr", choices=tuple(METRIC_LABELS), help="headline quality metric")
     p.add_argument("--format", default="md,csv,html", help=f"comma list of {','.join(FORMATS)}")
     p.add_argument("--overlay", action="extend", nargs="+", default=[], metavar="FILE",
@@ -33,10 +36,14 @@ def main(argv=None) -> int:
     if a.min_points is not None and a.min_points < 3:
         p.error(f"--min-points must be >= 3, got {a.min_points}")
     try:
+        cbr_range = check_cbr_range(a.bd_cbr_range, "--bd-cbr-range")
+    except ValueError as exc:
+        p.error(str(exc))
+    try:
         out = build_report(a.results_dir, anchor=a.anchor, metric=a.metric, formats=a.format,
                            overlays=a.overlay, method=a.method, figures=not a.no_figures,
                            workers=a.workers or available_cpus(), extra_anchors=a.extra_anchor,
-                           min_points=a.min_points)
+                           min_points=a.min_points, bd_cbr_range=cbr_range)
     except ReportInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -47,7 +54,7 @@ def main(argv=None) -> int:
     for anchor in [out["anchor"]] + out["extra_anchors"]:
         for m in out["metrics"]:
             if ((out["bd"]["anchor"] == anchor) & (out["bd"]["metric"] == m)).any():
-                t = bd_display_table(out["bd"], m, anchor=anchor)
+                t = bd_display_table(out["bd"], m, anchor=anchor, cbr_range=out["bd_cbr_range"])
                 print(f"**{t.caption}**\n\n{t.to_markdown()}", end="\n\n")
     for w in out["warnings"]:
         print(f"warning: {w}", file=sys.stderr)

@@ -6,6 +6,14 @@ change of the test curve at equal quality (negative = bandwidth saving);
 BD-PSNR the average quality gain at equal CBR (dB; for ``ms_ssim_db`` it is a
 BD-MS-SSIM in dB).
 
+With ``cbr_range=(lo, hi)`` each envelope is first clipped to [lo, hi] on the CBR
+axis: points inside are kept and, where the envelope spans a boundary, a point at
+that boundary is added (quality by PCHIP on log10 CBR over the whole envelope).
+BD-PSNR then integrates over [max(lo, overlap start), min(hi, overlap end)] in
+log-CBR, BD-CBR over the quality overlap of the clipped curves. Envelope points
+outside the range, except the two nearest on each side (they shape the PCHIP
+boundary value), then no longer move the values.
+
 Example
 -------
 >>> import numpy as np
@@ -19,10 +27,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 
 import bjontegaard
 import numpy as np
 import pandas as pd
+from scipy.interpolate import PchipInterpolator
 
 from .data import METRIC_LABELS, operating_points, scheme_order
 
@@ -30,6 +40,7 @@ METHODS = ("pchip", "cubic", "akima")
 MIN_POINTS = 4
 #: Below this relative overlap a BD value is still given, with a note.
 LOW_OVERLAP = 0.75
+_RTOL = 1e-9  # CBR this close (relative) to a range boundary counts as on it
 BD_COLUMNS = ["scheme", "anchor", "snr_db", "metric", "bd_cbr_pct", "bd_psnr_db", "note"]
 
 
@@ -73,18 +84,78 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return max(hi - lo, 0.0) / span if span > 0 else 0.0
 
 
+def check_cbr_range(value, name: str = "cbr_range") -> tuple[float, float] | None:
+    """``(lo, hi)`` as floats with 0 < lo < hi (numbers or strings such as ``"1/64"``); None passes.
+
+    Raises ValueError naming ``name`` and the value.
+    """
+    if value is None:
+        return None
+    try:
+        if isinstance(value, (str, bytes, dict)) or any(isinstance(v, bool) for v in value):
+            raise TypeError
+        lo, hi = (float(Fraction(v.strip())) if isinstance(v, str) else float(v) for v in value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        raise ValueError(f"{name} must be two numbers [lo, hi], got {value!r}") from None
+    if not (np.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"{name} must satisfy 0 < lo < hi, got {value!r}")
+    return lo, hi
+
+
+def format_cbr_range(cbr_range: tuple[float, float], sep: str = "-") -> str:
+    """``0.0156-0.0625``: the range as shown in notes (``sep="–"`` in captions)."""
+    return f"{cbr_range[0]:.3g}{sep}{cbr_range[1]:.3g}"
+
+
+def clip_curve(cbr: np.ndarray, quality: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """An RD envelope (sorted, increasing) clipped to CBR in [lo, hi].
+
+    Points inside are kept; where the envelope spans ``lo`` or ``hi`` a point at that
+    CBR is added, its quality interpolated by PCHIP on log10 CBR over the whole
+    envelope. A point within a relative 1e-9 of a boundary counts as on it (kept, no
+    point added). Empty arrays when no envelope point or segment lies in [lo, hi].
+    """
+    inside = (cbr >= lo * (1 - _RTOL)) & (cbr <= hi * (1 + _RTOL))
+    c, q = list(cbr[inside]), list(quality[inside])
+    ends = [x for x in (lo, hi) if len(cbr) >= 2 and cbr[0] < x < cbr[-1]
+            and not np.isclose(cbr, x, rtol=_RTOL, atol=0).any()]
+    if ends:
+        f = PchipInterpolator(np.log10(cbr), quality)
+        c += ends
+        q += [float(f(np.log10(x))) for x in ends]
+    order = np.argsort(c)
+    return np.asarray(c, float)[order], np.asarray(q, float)[order]
+
+
+def _clip_notes(curves: dict, cbr_range: tuple[float, float], min_points: int) -> list[str]:
+    """Notes on curves ({who: (cbr, q)} after clipping) that are short of points or of the range."""
+    rng, notes = format_cbr_range(cbr_range), []
+    for who, (c, _) in curves.items():
+        if len(c) == 0:
+            notes.append(f"{who} outside CBR range {rng}")
+        elif len(c) < min_points:
+            notes.append(f"{who} has {len(c)} point{'s' if len(c) != 1 else ''} in CBR range {rng} (<{min_points})")
+        elif c[0] > cbr_range[0] * (1 + _RTOL) or c[-1] < cbr_range[1] * (1 - _RTOL):
+            notes.append(f"{who} covers CBR {format_cbr_range((c[0], c[-1]))} of {rng}")
+    return notes
+
+
 def bd_metrics(anchor_cbr, anchor_q, test_cbr, test_q, method: str = "pchip",
-               min_points: int = MIN_POINTS, quality_label: str = "PSNR") -> BDResult:
+               min_points: int = MIN_POINTS, quality_label: str = "PSNR",
+               cbr_range: tuple[float, float] | None = None) -> BDResult:
     """BD-CBR (%) and BD-quality (dB) of a test RD curve against an anchor.
 
     Both curves are first reduced to their upper RD envelope (see
-    :func:`rd_envelope`); each needs at least ``min_points`` points. A value is
-    ``None`` (with a note saying why) when a curve has too few points or the
-    curves do not overlap along the integration axis (quality for BD-CBR,
-    log-CBR for BD-PSNR).
+    :func:`rd_envelope`); each needs at least ``min_points`` points. With
+    ``cbr_range=(lo, hi)`` the envelopes are clipped to that CBR interval first
+    (see :func:`clip_curve`; the point count applies to the clipped curves). A
+    value is ``None`` (with a note saying why) when a curve has too few points,
+    misses the CBR range, or the curves do not overlap along the integration axis
+    (quality for BD-CBR, log-CBR for BD-PSNR).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    cbr_range = check_cbr_range(cbr_range)
     n_in = (int(np.isfinite(np.asarray(anchor_q, float)).sum()),
             int(np.isfinite(np.asarray(test_q, float)).sum()))
     ac, aq = rd_envelope(anchor_cbr, anchor_q)
@@ -98,6 +169,11 @@ def bd_metrics(anchor_cbr, anchor_q, test_cbr, test_q, method: str = "pchip",
             notes.append(f"{who}: {n_raw - n_env} dominated point(s) dropped")
     if any(n < min_points for n in (len(ac), len(tc))):
         return BDResult(None, None, "; ".join(notes))
+    if cbr_range is not None:
+        (ac, aq), (tc, tq) = clip_curve(ac, aq, *cbr_range), clip_curve(tc, tq, *cbr_range)
+        notes += _clip_notes({"anchor": (ac, aq), "test": (tc, tq)}, cbr_range, min_points)
+        if any(n < min_points for n in (len(ac), len(tc))):
+            return BDResult(None, None, "; ".join(notes))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -124,13 +200,14 @@ def bd_metrics(anchor_cbr, anchor_q, test_cbr, test_q, method: str = "pchip",
 
 
 def bd_table(curves: pd.DataFrame, anchor: str, metric: str = "psnr", method: str = "pchip",
-             min_points: int = MIN_POINTS) -> pd.DataFrame:
+             min_points: int = MIN_POINTS, cbr_range: tuple[float, float] | None = None) -> pd.DataFrame:
     """BD values of every scheme against ``anchor`` at every SNR (Table I form, long).
 
     Input: curves from :func:`~ntscc_sim.report.data.aggregate_curves`.
     Output columns: ``scheme, anchor, snr_db, metric, bd_cbr_pct, bd_psnr_db, note``;
     numbers are float or NaN (NaN always comes with a note). Each scheme's curve
-    at an SNR is :func:`~ntscc_sim.report.data.operating_points`.
+    at an SNR is :func:`~ntscc_sim.report.data.operating_points`; ``cbr_range``
+    as in :func:`bd_metrics`.
     """
     label = METRIC_LABELS.get(metric, metric)
     rows = []
@@ -147,7 +224,7 @@ def bd_table(curves: pd.DataFrame, anchor: str, metric: str = "psnr", method: st
                 res = BDResult(None, None, f"anchor has no {label} points at this SNR")
             else:
                 res = bd_metrics(ref["cbr"], ref[metric], test["cbr"], test[metric],
-                                 method, min_points, label)
+                                 method, min_points, label, cbr_range)
             note = res.note
             if scheme == anchor:
                 note = "anchor" + (f"; {note}" if note else "")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .bd import METHODS, MIN_POINTS, bd_table
+from .bd import METHODS, MIN_POINTS, bd_table, check_cbr_range, format_cbr_range
 from .data import (METRIC_LABELS, ReportInputError, aggregate_curves, read_points, read_run_info,
                    scheme_order, side_info_notes)
 from .figures import find_rate_maps, write_figures
@@ -110,6 +110,19 @@ def resolve_extra_anchors(curves: pd.DataFrame, extra, run_info: dict, anchor: s
     return out, warns
 
 
+def resolve_cbr_range(cbr_range, run_info: dict) -> tuple[float, float] | None:
+    """BD CBR range: explicit ``(lo, hi)``, else run.json ``scenario.report.bd_cbr_range``, else None.
+
+    Raises ReportInputError naming ``bd_cbr_range`` unless 0 < lo < hi.
+    """
+    value = cbr_range if cbr_range is not None else _report_config(run_info).get("bd_cbr_range")
+    try:
+        return check_cbr_range(value, "bd_cbr_range")
+    except ValueError as exc:
+        where = "" if cbr_range is not None else "run.json report."
+        raise ReportInputError(where + str(exc)) from None
+
+
 def _flatten(d: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in d.items():
@@ -123,8 +136,8 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def _blocks(results_dir: Path, info: dict, points: pd.DataFrame, curves: pd.DataFrame, bd: pd.DataFrame,
-            pairs_bd: list[tuple[str, str]], anchor: str, method: str, min_points: int, figs, rate_maps,
-            overlays, warns) -> tuple[list, str]:
+            pairs_bd: list[tuple[str, str]], anchor: str, method: str, min_points: int,
+            cbr_range: tuple[float, float] | None, figs, rate_maps, overlays, warns) -> tuple[list, str]:
     scen = info.get("scenario") if isinstance(info.get("scenario"), dict) else {}
     name = str(scen.get("name") or results_dir.name)
     b = [("h", 1, f"ntscc_sim report: {name}"),
@@ -137,6 +150,8 @@ def _blocks(results_dir: Path, info: dict, points: pd.DataFrame, curves: pd.Data
     for k in ("seed", "git_commit"):
         if k in info:
             summary[k] = info[k]
+    if cbr_range:
+        summary["BD CBR range"] = format_cbr_range(cbr_range, "–")
     b.append(("table", kv_table(summary)))
     if scen:
         b.append(("table", Table(["Scenario field", "Value"],
@@ -146,11 +161,14 @@ def _blocks(results_dir: Path, info: dict, points: pd.DataFrame, curves: pd.Data
     b.append(("p", f"Anchor: {anchor}" + (f" (also against: {', '.join(others)})" if others else "")
                    + f". Interpolation: {method} (bjontegaard package) over log10 CBR, "
                    "integrated over the overlapping range only. Each curve is the scheme's upper RD "
-                   f"envelope of its operating points at that SNR and needs at least {min_points} points. "
+                   "envelope of its operating points at that SNR"
+                   + (f", clipped to CBR {format_cbr_range(cbr_range, '–')} (boundary points by PCHIP)"
+                      if cbr_range else "")
+                   + f", and needs at least {min_points} points. "
                    "Negative BD-CBR = bandwidth saving; positive BD-quality = gain."))
     for a, m in pairs_bd:
         b.append(("h", 3, f"BD-CBR and BD-{METRIC_LABELS[m]}" + (f" against {a}" if a != anchor else "")))
-        b.append(("table", bd_display_table(bd, m, side_info_notes(points, info), anchor=a)))
+        b.append(("table", bd_display_table(bd, m, side_info_notes(points, info), anchor=a, cbr_range=cbr_range)))
     if figs:
         b.append(("h", 2, "Figures"))
         for section in dict.fromkeys(f.section for f in figs):
@@ -183,7 +201,7 @@ def _blocks(results_dir: Path, info: dict, points: pd.DataFrame, curves: pd.Data
 def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
                  formats=("md", "csv", "html"), overlays=(), method: str = "pchip",
                  figures: bool = True, workers: int = 1, extra_anchors=None,
-                 min_points: int | None = None) -> dict:
+                 min_points: int | None = None, bd_cbr_range=None) -> dict:
     """Build BD tables, curve table, figures and report files for one results folder.
 
     Parameters
@@ -202,10 +220,13 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
         compared with each. Default from run.json ``report.extra_anchors``, else none.
     min_points : points each RD envelope needs for a BD value (>= 3; default from run.json
         ``report.min_points``, else 4).
+    bd_cbr_range : ``(lo, hi)``, 0 < lo < hi: BD values only over CBR in [lo, hi] (see
+        :mod:`ntscc_sim.report.bd`); default from run.json ``report.bd_cbr_range``, else none.
 
     Returns
     -------
-    dict with ``anchor``, ``extra_anchors``, ``min_points``, ``metrics``, ``method``, ``bd`` (DataFrame, bd.csv columns),
+    dict with ``anchor``, ``extra_anchors``, ``min_points``, ``bd_cbr_range`` (tuple or None), ``metrics``,
+    ``method``, ``bd`` (DataFrame, bd.csv columns),
     ``curves`` (DataFrame), ``figures`` (list of PNG paths), ``files`` (name -> path),
     ``warnings`` (list of str).
 
@@ -213,7 +234,7 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
     ------
     ReportInputError
         Missing folder / points.csv / required columns, bad overlay, unknown anchor,
-        or no values of the requested metric.
+        bad ``bd_cbr_range``, or no values of the requested metric.
     """
     results_dir = Path(results_dir)
     fmts = _parse_formats(formats)
@@ -235,6 +256,7 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
     if int(min_points) < 3:
         raise ValueError(f"min_points must be >= 3, got {min_points}")
     min_points = int(min_points)
+    cbr_range = resolve_cbr_range(bd_cbr_range, info)
     metrics = [metric]
     for m in METRIC_LABELS:
         if m != metric and np.isfinite(curves[m]).any():
@@ -250,7 +272,8 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
                 pairs_bd.append((a, m))
             else:
                 warns.append(f"BD for {METRIC_LABELS[m]} against {a!r} skipped: no {METRIC_LABELS[m]} values")
-    bd = pd.concat([bd_table(curves, a, m, method, min_points) for a, m in pairs_bd], ignore_index=True)
+    bd = pd.concat([bd_table(curves, a, m, method, min_points, cbr_range) for a, m in pairs_bd],
+                   ignore_index=True)
 
     pairs = list(curves.drop_duplicates("scheme")[["scheme", "kind"]].itertuples(index=False, name=None))
     fig_metrics = [metric] + [m for m in METRIC_LABELS if m != metric and np.isfinite(curves[m]).any()]
@@ -270,19 +293,20 @@ def build_report(results_dir, anchor: str | None = None, metric: str = "psnr",
         files["bd_csv"] = str(results_dir / "bd.csv")
         curves.to_csv(results_dir / "curves.csv", index=False)
         files["curves_csv"] = str(results_dir / "curves.csv")
-    tables = [bd_display_table(bd, m, side_info_notes(points, info), anchor=a) for a, m in pairs_bd]
+    tables = [bd_display_table(bd, m, side_info_notes(points, info), anchor=a, cbr_range=cbr_range)
+              for a, m in pairs_bd]
     if "md" in fmts:
         write("bd_md", "bd.md", "\n\n".join(f"**{t.caption}**\n\n{t.to_markdown()}" for t in tables) + "\n")
     if "tex" in fmts:
         write("bd_tex", "bd.tex", "\n\n".join(t.to_latex() for t in tables) + "\n")
     if fmts & {"md", "html"}:
         blocks, title = _blocks(results_dir, info, points, curves, bd, pairs_bd, anchor_name, method,
-                                min_points, figs, rate_maps, ovs, warns)
+                                min_points, cbr_range, figs, rate_maps, ovs, warns)
         if "md" in fmts:
             write("report_md", "report.md", to_markdown(blocks, results_dir))
         if "html" in fmts:
             write("report_html", "report.html", to_html(blocks, f"ntscc_sim report: {title}"))
     return {"results_dir": str(results_dir), "anchor": anchor_name, "extra_anchors": extras,
-            "min_points": min_points, "metrics": metrics, "method": method,
+            "min_points": min_points, "bd_cbr_range": cbr_range, "metrics": metrics, "method": method,
             "bd": bd, "curves": curves, "figures": [str(f.png) for f in figs], "files": files,
             "warnings": warns}

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .bd import format_cbr_range
 from .data import METRIC_LABELS, scheme_order
 
 _TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "–": "--"}
 
 
 def tex_escape(s: str) -> str:
@@ -116,13 +117,14 @@ def _num(v) -> bool:
 
 
 def bd_display_table(bd: pd.DataFrame, metric: str = "psnr", scheme_notes: dict | None = None,
-                     anchor: str | None = None) -> Table:
+                     anchor: str | None = None, cbr_range: tuple[float, float] | None = None) -> Table:
     """BD results (long form, one metric) as the paper's Table I: schemes x (SNR x {BD-CBR, BD-q}).
 
     Cells without a number read ``n/a [k]`` with footnote k giving the reason;
     numbers that carry a note (e.g. partial overlap) get a footnote marker too.
     ``scheme_notes`` (scheme -> text, e.g. :func:`~ntscc_sim.report.data.side_info_notes`)
     footnotes the method name. ``anchor`` selects the rows of one anchor (default: the first).
+    ``cbr_range``: the CBR range the BD values were restricted to, named in the caption.
     """
     label = METRIC_LABELS.get(metric, metric)
     sub = bd[bd["metric"] == metric]
@@ -162,7 +164,8 @@ def bd_display_table(bd: pd.DataFrame, metric: str = "psnr", scheme_notes: dict 
         rows.append(row)
     cols = ["Method"] + [c for _ in snrs for c in ("BD-CBR", f"BD-{label} (dB)")]
     groups = [("", 1)] + [(f"SNR = {s:g} dB", 2) for s in snrs]
-    cap = f"BD-CBR and BD-{label} against {anchor} (log-CBR axis, overlap range only)"
+    where = f"overlap within CBR {format_cbr_range(cbr_range, '–')}" if cbr_range else "overlap range only"
+    cap = f"BD-CBR and BD-{label} against {anchor} (log-CBR axis, {where})"
     return Table(cols, rows, groups, cap, notes)
 
 
