@@ -584,3 +584,22 @@ def test_eta_sweep_cli_on_validation_images(trained, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main([ck, "--etas", "0.1,x"])
     assert exc.value.code == 2
+
+
+def test_warning_when_crops_never_exercise_shifted_windows(tmp_path, capsys):
+    """A 128-px crop with 4 stages is an 8 x 8 latent grid: one 8 x 8 window, so the shifted-window
+    blocks never shift in training; Kodak's 48 x 32 grid shifts. Training says so."""
+    from ntscc_sim.train import train
+    from ntscc_sim.train.config import validate_config
+    from ntscc_sim.train.tasks import get_task
+
+    task = get_task("ntscc")
+    model = {**TINY_NTSCC, "jscc_depth_enc": 2, "jscc_depth_dec": 2}  # stages 2: grid = crop / 4
+    cfg = tiny_train_config(tmp_path, model, steps=1)  # crop 32: an 8 x 8 grid
+    assert task.warnings(validate_config({**cfg, "model": {**model, "jscc_window": 4}})) == []
+    warned = task.warnings(validate_config({**cfg, "model": {**model, "jscc_window": 8}}))
+    assert len(warned) == 1 and "data.crop 32" in warned[0] and "crop >= 36" in warned[0]
+    single = {**model, "jscc_window": 8, "jscc_depth_enc": 1, "jscc_depth_dec": 1}  # no shifted block at all
+    assert task.warnings(validate_config({**cfg, "model": single})) == []
+    train({**cfg, "model": {**model, "jscc_window": 8}}, out_dir=tmp_path / "run", progress=False)
+    assert "warning: data.crop 32" in capsys.readouterr().err

@@ -361,6 +361,20 @@ def test_learning_curves_from_a_run_folder(image_dirs, tmp_path):
     assert curves_main([str(tmp_path), "--out", str(out)]) == 2  # not a run folder
     with pytest.raises(CurveInputError, match="train_log.csv"):
         read_curve(tmp_path)
+    # a model trained in phases of different batch sizes carries cumulative images seen
+    import csv
+
+    with open(tmp_path / "run" / "train_log.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for i, r in enumerate(rows):
+        r["images"] = 100 * (i + 1)
+    with open(tmp_path / "run" / "train_log.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    phased = read_curve(tmp_path / "run")
+    assert phased["images"] == [r["images"] for r in rows if r["val_psnr"]] != curve["images"]
+    assert phased["values"] == curve["values"]
 
 
 def test_zoo_markdown_table_lists_every_checkpoint(capsys):

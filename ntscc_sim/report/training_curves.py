@@ -2,7 +2,8 @@
 
 Reads only ``train_log.csv`` and ``config.yaml`` (batch size, name) of each run folder, e.g. a
 zoo entry ``ntscc_sim/zoo/checkpoints/<name>/`` or a training ``--out`` folder; images seen =
-``step * data.batch_size``.
+the row's ``images`` column where the log has one (cumulative training crops, written when a
+model's batch size changed between training phases), else ``step * data.batch_size``.
 
     python -m ntscc_sim.report.training_curves RUN [RUN ...] --out curves.png [--metric val_psnr]
 
@@ -40,7 +41,8 @@ def read_curve(run_dir, metric: str = "val_psnr") -> dict:
     with open(log, newline="") as fh:
         for row in csv.DictReader(fh):
             if row.get(metric) not in (None, ""):
-                images.append(int(float(row["step"])) * batch)
+                seen = row.get("images")
+                images.append(int(float(seen)) if seen not in (None, "") else int(float(row["step"])) * batch)
                 values.append(float(row[metric]))
     return {"name": cfg.get("name", run.name), "images": images, "values": values, "batch_size": batch}
 

@@ -193,6 +193,8 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
         info = task.init_from(model, init_ckpt, cfg)
         print(f"init: {len(info.get('loaded', []))} tensors from {cfg['init']}", file=sys.stderr)
 
+    for warning in task.warnings(cfg):
+        print(f"warning: {warning}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILE).write_text(yaml.safe_dump(cfg, sort_keys=False))
     log = CsvLog(out / LOG_FILE, keep_until=start if start else None)

@@ -74,6 +74,11 @@ class Task:
         model.load_state_dict(own)
         return {"loaded": loaded, "skipped": [k for k in own if k not in loaded]}
 
+    def warnings(self, config: dict) -> list[str]:
+        """Legal but probably unintended settings of a resolved config, printed when training
+        starts (e.g. a crop too small to exercise part of the model)."""
+        return []
+
     def summary(self, config: dict) -> dict:
         """Short description for the model zoo listing, e.g. ``{"cbr": 1/6}`` or ``{"lambda": 0.01}``."""
         return {}

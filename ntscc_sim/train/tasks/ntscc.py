@@ -103,6 +103,22 @@ class NTSCCTask(Task):
     def build(self, config):
         return build_ntscc(config["model"])
 
+    def warnings(self, config):
+        """Shifted-window blocks of f_e / f_d only shift when the latent grid exceeds one window:
+        crops whose grid fits in one window never train the shifted variant that larger test
+        images (Kodak: a 48 x 32 grid) then use."""
+        m, data = config["model"], config["data"]
+        if data.get("kind") != "folder" or max(m["jscc_depth_enc"], m["jscc_depth_dec"]) < 2:
+            return []
+        stages = len(m["depths"]) if m["transform"] == "swin" else int(m["stages"])
+        grid = int(data["crop"]) // 2 ** stages
+        if grid > m["jscc_window"]:
+            return []
+        return [f"data.crop {data['crop']} gives a {grid}x{grid} latent grid, not larger than model.jscc_window "
+                f"{m['jscc_window']}: the shifted-window blocks of f_e / f_d never shift in training, but do on "
+                f"larger test images; use crop >= {2 ** stages * (m['jscc_window'] + 1)} for a final phase at least "
+                "(docs/ntscc.md)"]
+
     def parameter_groups(self, model, config):
         return [{"params": main_parameters(model)}]
 
