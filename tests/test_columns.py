@@ -20,7 +20,7 @@ def sweep(tmp_path_factory):
         schemes=[
             {"name": "cap", "kind": "bpg-capacity", "cbr": ["1/12", "1/6"]},
             {"name": "ntc", "kind": "ntc-capacity", "cbr": ["1/12"],
-             "checkpoint": ["ntc-bsds500-lam0.0018", "ntc-bsds500-lam0.0067-ste", "ntc-bsds500-lam0.025"]},
+             "checkpoint": ["ntc-bsds500-p16-lam0.0018", "ntc-bsds500-p16-lam0.0035", "ntc-bsds500-p16-lam0.0067"]},
             {"name": "ntscc", "kind": "ntscc", "checkpoint": "ntscc-bsds500-awgn10-lam1500", "eta": [0.2]},
             {"name": "djscc", "kind": "deep-jscc", "checkpoint": ["deepjscc-bsds500-awgn10-c2"]},
         ],
