@@ -412,6 +412,14 @@ def test_scheme_writes_rate_maps(trained, tmp_path):
     assert path.is_file()
     with Image.open(path) as im:
         assert im.size[0] > 100 and im.size[1] > 100
+    # a map left by an earlier run (other weights) is replaced; other SNRs of this run reuse it
+    path.write_bytes(b"stale")
+    fresh = _scheme(tmp / "ntscc" / "model.pt", tmp_path, rate_maps=True)
+    fresh.run(cfg, 10.0, [("test_batch:7", _images()[1][1])], [1])
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    stamp = path.stat().st_mtime_ns
+    fresh.run(cfg, 4.0, [("test_batch:7", _images()[1][1])], [1])
+    assert path.stat().st_mtime_ns == stamp
 
 
 def test_scenario_validation_of_ntscc_params(trained):

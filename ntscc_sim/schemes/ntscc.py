@@ -140,6 +140,7 @@ class NTSCCScheme(Scheme):
         self.channel = Channel(ch["kind"], ch["csi"], ch["coherence"], self.device)
         self.ms_ssim = "ms_ssim" in self.context.metrics
         self.rate_maps = bool(self.context.options.get("rate_maps")) and self.context.out_dir is not None
+        self._maps_written: set = set()  # one map per (entry, image, eta) and run: the SNR does not change it
         self.multi = len(self.params["checkpoint"]) > 1
         self.fallback = self.params.get("fallback", "grey")
         digital = self.params["side_info"] != "capacity"
@@ -229,8 +230,9 @@ class NTSCCScheme(Scheme):
 
         name = self.name if not self.multi else f"{self.name}-{Path(str(config['checkpoint'])).stem}"
         path = rate_map_path(self.context.out_dir, name, image_id, eta)
-        if path.exists():
-            return
+        if path in self._maps_written:
+            return  # a file left by an earlier run (other weights, perhaps) is replaced, not kept
+        self._maps_written.add(path)
         k = out["k"][0].cpu().numpy()
         patch = 2**model.ntc.stages
         title = f"{config['checkpoint']}  lambda={config['lambda']:g}  eta={eta:g}  CBR(y)={float(out['y_uses'][0]) / (3 * img.shape[0] * img.shape[1]):.4f}"
