@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from fractions import Fraction
 
 import bjontegaard
 import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
+from ..scenario.fields import cbr_range
 from .data import METRIC_LABELS, operating_points, scheme_order
 
 METHODS = ("pchip", "cubic", "akima")
@@ -87,19 +87,9 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 def check_cbr_range(value, name: str = "cbr_range") -> tuple[float, float] | None:
     """``(lo, hi)`` as floats with 0 < lo < hi (numbers or strings such as ``"1/64"``); None passes.
 
-    Raises ValueError naming ``name`` and the value.
+    Raises ValueError naming ``name`` and the value (``ntscc_sim.scenario.fields.cbr_range``).
     """
-    if value is None:
-        return None
-    try:
-        if isinstance(value, (str, bytes, dict)) or any(isinstance(v, bool) for v in value):
-            raise TypeError
-        lo, hi = (float(Fraction(v.strip())) if isinstance(v, str) else float(v) for v in value)
-    except (TypeError, ValueError, ZeroDivisionError):
-        raise ValueError(f"{name} must be two numbers [lo, hi], got {value!r}") from None
-    if not (np.isfinite(hi) and 0 < lo < hi):
-        raise ValueError(f"{name} must satisfy 0 < lo < hi, got {value!r}")
-    return lo, hi
+    return None if value is None else cbr_range(value, name)
 
 
 def format_cbr_range(cbr_range: tuple[float, float], sep: str = "-") -> str:

@@ -39,6 +39,20 @@ def fraction(value, key: str) -> float:
     return out
 
 
+def cbr_range(value, key: str) -> tuple[float, float]:
+    """``[lo, hi]`` (numbers or fractions like ``1/64``) with ``0 < lo < hi``, as floats.
+
+    Raises :class:`ScenarioError` (a ValueError) naming ``key`` and the value.
+    """
+    bad = ScenarioError(key, f"expected [lo, hi] with 0 < lo < hi (numbers or fractions like 1/64), got {_describe(value)}")
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise bad
+    lo, hi = (fraction(v, f"{key}[{i}]") for i, v in enumerate(value))
+    if not 0 < lo < hi:
+        raise bad
+    return lo, hi
+
+
 def _describe(value) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -12,7 +12,7 @@ from ..channels.model import CHANNEL_KINDS, CSI_CHOICES
 from ..config import DEVICE_CHOICES
 from ..datasets.images import BUILTIN_NAMES, DATASET_KINDS
 from .errors import ScenarioError
-from .fields import Field, fraction, section, validate_mapping
+from .fields import Field, cbr_range, section, validate_mapping
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -27,16 +27,6 @@ def _check_crop(value, key):
     if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, int) and v > 0 for v in value):
         raise ScenarioError(key, f"expected [height, width] in pixels, got {value!r}")
     return value
-
-
-def _check_cbr_range(value, key):
-    bad = ScenarioError(key, f"expected [lo, hi] with 0 < lo < hi (numbers or fractions like 1/64), got {value!r}")
-    if not isinstance(value, list) or len(value) != 2:
-        raise bad
-    lo, hi = (fraction(v, f"{key}[{i}]") for i, v in enumerate(value))
-    if not 0 < lo < hi:
-        raise bad
-    return [lo, hi]
 
 
 DATASET_SCHEMA = {
@@ -59,7 +49,7 @@ REPORT_SCHEMA = {
     "extra_anchors": Field("list", default=lambda: [], item=Field("str"), scalar_ok=True,
                            doc="further BD references: every scheme is also compared with each"),
     "min_points": Field("int", default=4, min=3, doc="points each RD curve needs for a BD value"),
-    "bd_cbr_range": Field("any", default=None, nullable=True, check=_check_cbr_range,
+    "bd_cbr_range": Field("any", default=None, nullable=True, check=lambda v, k: list(cbr_range(v, k)),
                           doc="[lo, hi]: BD values only over CBR in [lo, hi] (fractions like 1/64 allowed)"),
     "metric": Field("str", default="psnr", choices=("psnr", "ms_ssim_db")),
     "formats": Field("list", default=lambda: ["md", "csv", "html"], item=Field("str", choices=("md", "csv", "tex", "html")), scalar_ok=True),
