@@ -570,15 +570,21 @@ def test_index_prior_cli_and_unfitted_checkpoints(trained, tmp_path):
     assert main([str(tmp_path / "missing.pt")]) == 2
 
 
-def test_eta_sweep_cli_on_validation_images(trained, tmp_path, capsys):
+def test_eta_sweep_cli_on_validation_images(trained, tmp_path, capsys, monkeypatch):
     """Checkpoint selection on validation images: one RD point per eta, same noise every call."""
     import json
 
     from ntscc_sim.train.eta_sweep import main
 
+    import ntscc_sim.train.data as data_mod
+
+    def no_training_images(*a, **k):
+        raise AssertionError("eta_sweep must read only the validation images")
+
     tmp, _ = trained
     ck = str(tmp / "ntscc" / "model.pt")
     out = tmp_path / "sweep.json"
+    monkeypatch.setattr(data_mod, "TrainData", no_training_images)
     assert main([ck, ck, "--etas", "0.1,0.4", "--val-limit", "3", "--json", str(out)]) == 0
     a, b = json.loads(out.read_text())
     assert a["images"] == 3 and a["snr_db"] == 10.0 and [r["eta"] for r in a["rows"]] == [0.1, 0.4]

@@ -19,7 +19,7 @@ from ntscc_sim.scenario import ScenarioError
 from ntscc_sim.train import (Task, TrainUsageError, eval_snr, get_task, load_checkpoint, read_checkpoint, train,
                              train_snr, validate_config)
 from ntscc_sim.train.__main__ import main as train_main
-from ntscc_sim.train.data import TrainData
+from ntscc_sim.train.data import TrainData, validation_images
 from ntscc_sim.train.loop import lr_factor
 
 
@@ -158,6 +158,7 @@ def test_batches_are_deterministic_and_cover_epochs(image_dirs):
     assert a.epoch(4) == 3
     (val,) = a.val_batches()
     assert val.shape == (2, 3, 32, 32)
+    assert torch.equal(validation_images(cfg).float() / 255.0, val)  # the same images without the training set
 
 
 @pytest.mark.skipif(not CIFAR.is_dir(), reason="../shared CIFAR-10 not available")
@@ -344,6 +345,7 @@ def test_cifar10_holdout_validation_is_never_trained_on():
     assert not val & train_tail
     test = TrainData(validate_config({**base, "data": {**base["data"], "val_split": "test"}}))
     assert len(test) == 50000 and not torch.equal(test._val, data._val)
+    assert torch.equal(validation_images(validate_config(base)), data._val)
 
 
 # --- learning curves and the zoo table read run folders only ------------------------

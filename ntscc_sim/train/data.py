@@ -56,6 +56,56 @@ def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     return x[..., top : top + ch, left : left + cw]
 
 
+def _folder_val(spec: dict, val_key: str, val_path) -> torch.Tensor:
+    val = _open(FolderImages, val_key, val_path, limit=spec["val_limit"])
+    vc = int(spec.get("val_crop") or spec["crop"])
+    crops = [centre_crop(_to_chw(img), vc) for _, img in val]
+    shapes = {tuple(c.shape) for c in crops}
+    if len(shapes) != 1:
+        raise ValueError(f"validation crops differ in size {sorted(shapes)}; choose a val_crop <= the smallest image side")
+    return torch.stack(crops)
+
+
+def _cifar_train(spec: dict, path) -> torch.Tensor:
+    train = _open(Cifar10Images, "data.path", path, split="train")
+    return torch.from_numpy(train.array()).permute(0, 3, 1, 2).contiguous()  # uint8 [N,3,32,32]
+
+
+def _holdout(images: torch.Tensor, spec: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-10 ``val_split: holdout``: (training images, the last ``val_limit`` held out)."""
+    n_val = int(spec["val_limit"])
+    if n_val >= len(images):
+        raise ValueError(f"data.val_limit: {n_val} leaves no training images out of {len(images)}")
+    return images[:-n_val], images[-n_val:].contiguous()
+
+
+def _split(spec: dict) -> tuple:
+    path = expand_path(spec["path"])
+    val_key = "data.val_path" if spec.get("val_path") else "data.path"
+    return path, val_key, expand_path(spec.get("val_path") or spec["path"])
+
+
+def validation_images(config: dict) -> torch.Tensor:
+    """uint8 ``[N, 3, H, W]``: the validation images of a resolved training config, without
+    reading the training images (except CIFAR-10 ``val_split: holdout``, whose validation images
+    are the tail of the training batches). Same images, same order as :class:`TrainData` uses."""
+    spec = config["data"]
+    path, val_key, val_path = _split(spec)
+    if spec["kind"] == "folder":
+        return _folder_val(spec, val_key, val_path)
+    if spec["kind"] == "cifar10":
+        if spec.get("val_split", "test") == "holdout":
+            return _holdout(_cifar_train(spec, path), spec)[1]
+        val = _open(Cifar10Images, val_key, val_path, split="test", limit=spec["val_limit"])
+        return torch.from_numpy(val.array()).permute(0, 3, 1, 2).contiguous()
+    raise ValueError(f"unknown data kind {spec['kind']!r}")  # pragma: no cover - validated earlier
+
+
+def as_batches(images: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    """uint8 ``[N, 3, H, W]`` as a list of float ``[b, 3, H, W]`` tensors in [0, 1]."""
+    return [images[i : i + batch_size].float() / 255.0 for i in range(0, len(images), batch_size)]
+
+
 class TrainData:
     """Deterministic batches for one resolved training config (``config["data"]``)."""
 
@@ -65,35 +115,22 @@ class TrainData:
         self.batch_size = int(spec["batch_size"])
         self.flip = bool(spec.get("flip", True))
         self.kind = spec["kind"]
-        path = expand_path(spec["path"])
-        val_key = "data.val_path" if spec.get("val_path") else "data.path"
-        val_path = expand_path(spec.get("val_path") or spec["path"])
+        path, _, _ = _split(spec)
+        self._val = None
         if self.kind == "cifar10":
-            train = _open(Cifar10Images, "data.path", path, split="train")
-            images = torch.from_numpy(train.array()).permute(0, 3, 1, 2).contiguous()  # uint8 [N,3,32,32]
+            images = _cifar_train(spec, path)
             self.crop = None
             if spec.get("val_split", "test") == "holdout":  # the last val_limit training images
-                n_val = int(spec["val_limit"])
-                if n_val >= len(images):
-                    raise ValueError(f"data.val_limit: {n_val} leaves no training images out of {len(images)}")
-                images, self._val = images[:-n_val], images[-n_val:].contiguous()
-            else:
-                val = _open(Cifar10Images, val_key, val_path, split="test", limit=spec["val_limit"])
-                self._val = torch.from_numpy(val.array()).permute(0, 3, 1, 2).contiguous()
+                images, self._val = _holdout(images, spec)
             self._images = images[: spec["limit"]] if spec.get("limit") else images
         elif self.kind == "folder":
             train = _open(FolderImages, "data.path", path, limit=spec.get("limit"))
             self._images = [_to_chw(img) for _, img in train]
             self.crop = int(spec["crop"])
-            val = _open(FolderImages, val_key, val_path, limit=spec["val_limit"])
-            vc = int(spec.get("val_crop") or self.crop)
-            crops = [centre_crop(_to_chw(img), vc) for _, img in val]
-            shapes = {tuple(c.shape) for c in crops}
-            if len(shapes) != 1:
-                raise ValueError(f"validation crops differ in size {sorted(shapes)}; choose a val_crop <= the smallest image side")
-            self._val = torch.stack(crops)
         else:  # pragma: no cover - validated earlier
             raise ValueError(f"unknown data kind {self.kind!r}")
+        if self._val is None:
+            self._val = validation_images(config)
         self._perm_epoch = -1
         self._perm = None
 
@@ -147,8 +184,7 @@ class TrainData:
 
     def val_batches(self, batch_size: int | None = None):
         """Validation images as a list of float [b, 3, H, W] tensors in [0, 1]."""
-        bs = int(batch_size or self.batch_size)
-        return [self._val[i : i + bs].float() / 255.0 for i in range(0, len(self._val), bs)]
+        return as_batches(self._val, int(batch_size or self.batch_size))
 
     @property
     def num_val(self) -> int:

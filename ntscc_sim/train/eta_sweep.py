@@ -74,7 +74,7 @@ def main(argv=None) -> int:
 
     from ntscc_sim import zoo
 
-    from .data import TrainData
+    from .data import as_batches, validation_images
     from .tasks.base import eval_snr, make_channel
 
     results = []
@@ -89,17 +89,17 @@ def main(argv=None) -> int:
             if value is not None:
                 cfg["data"][key] = value
         try:
-            data = TrainData(cfg)
+            val = validation_images(cfg)  # the training images are not read
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: validation images of {name}: {exc}", file=sys.stderr)
             return 2
         snr = eval_snr(cfg) if args.snr is None else args.snr
-        rows = sweep(model, data.val_batches(args.batch), args.etas, snr, make_channel(cfg, "cpu"))
+        rows = sweep(model, as_batches(val, args.batch), args.etas, snr, make_channel(cfg, "cpu"))
         mean = sum(r["psnr"] for r in rows) / len(rows)
-        results.append({"checkpoint": name, "step": meta.get("step"), "images": data.num_val, "snr_db": snr,
+        results.append({"checkpoint": name, "step": meta.get("step"), "images": len(val), "snr_db": snr,
                         "rows": rows, "mean_psnr": mean})
         curve = " ".join(f"{r['eta']:g}: {r['psnr']:.2f} dB @ {r['cbr']:.4f}" for r in rows)
-        print(f"{name} (step {meta.get('step')}, {data.num_val} images, {snr:g} dB) | {curve} | mean {mean:.3f} dB", flush=True)
+        print(f"{name} (step {meta.get('step')}, {len(val)} images, {snr:g} dB) | {curve} | mean {mean:.3f} dB", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
