@@ -314,6 +314,44 @@ def test_time_limit_stops_resumably_and_resume_is_exact(image_dirs, tmp_path, ca
     assert whole["psnr"] == done["psnr"]
 
 
+def test_sigterm_stops_like_the_time_limit_and_resume_is_exact(image_dirs, tmp_path, monkeypatch, capsys):
+    """A batch scheduler's SIGTERM (e.g. SLURM at the wall time) during step 3: the step finishes,
+    checkpoint.pt / model.pt / metrics.json ("complete": false) are written, the call returns,
+    the previous SIGTERM handling is back, and --resume ends where the uninterrupted run ends."""
+    import os
+    import signal
+
+    import ntscc_sim.train.loop as loop_mod
+
+    cfg = tiny_config(image_dirs)
+    whole = train(cfg, tmp_path / "a", progress=False)
+    batch = loop_mod.TrainData.batch
+
+    def batch_then_sigterm(self, step):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return batch(self, step)
+
+    outside = []  # a handler of the caller's: it must not see a SIGTERM meant for the run
+    caller = lambda signum, frame: outside.append(signum)  # noqa: E731
+    previous = signal.signal(signal.SIGTERM, caller)
+    monkeypatch.setattr(loop_mod.TrainData, "batch", batch_then_sigterm)
+    try:
+        part = train(cfg, tmp_path / "b", progress=False)
+        assert signal.getsignal(signal.SIGTERM) is caller and outside == []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert part["complete"] is False and part["step"] == 3
+    assert "SIGTERM received after step 3 of 6" in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 3
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["complete"] is False
+    monkeypatch.setattr(loop_mod.TrainData, "batch", batch)
+    done = train(cfg, tmp_path / "b", resume=True, progress=False)
+    a, b = read_checkpoint(tmp_path / "a" / "model.pt"), read_checkpoint(tmp_path / "b" / "model.pt")
+    assert done["complete"] is True and all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    assert whole["psnr"] == done["psnr"]
+
+
 def test_cli_time_limit_exits_0(image_dirs, tmp_path):
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(tiny_config(image_dirs)))

@@ -13,6 +13,11 @@ Outputs in ``out_dir`` (default ``runs/<name>``):
 Before every step the Python/NumPy/torch/Sionna generators are reseeded from
 ``(seed, step)`` and the batch is a function of ``(seed, step)`` too, so a run
 resumed from ``checkpoint.pt`` reproduces the uninterrupted run exactly.
+
+``SIGTERM`` (what batch schedulers such as SLURM send before a job's wall time runs out, and
+what ``kill`` sends) stops a run like ``time_limit`` does: the step in progress finishes,
+``checkpoint.pt`` is written at once, then ``model.pt`` and ``metrics.json`` (``"complete":
+false``); ``--resume`` continues it exactly.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import copy
 import csv
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -122,6 +129,28 @@ def _resolve_config(config) -> dict:
     return validate_config(dict(config))
 
 
+class _SigtermFlag:
+    """Records a ``SIGTERM`` instead of dying of it, from :meth:`install` to :meth:`restore`
+    (main thread only: elsewhere, e.g. in a Ray worker thread, signals keep their handling)."""
+
+    def __init__(self):
+        self.received: str | None = None
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.received = signal.Signals(signum).name
+
+    def install(self) -> "_SigtermFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handler)
+        return self
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+
+
 def train(config, out_dir=None, resume: bool = False, steps: int | None = None, device: str | None = None,
           threads: int | None = None, progress: bool = True, time_limit: float | None = None) -> dict:
     """Train a model described by a training config.
@@ -136,6 +165,7 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     time_limit : wall-clock minutes; once exceeded, the step in progress finishes, a resumable
         ``checkpoint.pt``, the current weights (``model.pt``) and ``metrics.json`` (with
         ``"complete": false``) are written and the call returns (continue with ``resume=True``).
+        A ``SIGTERM`` does the same at any time.
 
     Returns
     -------
@@ -224,6 +254,7 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     stopped = False
     t_last = time.time()
     model.train()
+    sigterm = _SigtermFlag().install()
     try:
         for step in range(start, total):
             factor = lr_factor(cfg, step)
@@ -263,7 +294,7 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
                               "lr": optimizer.param_groups[0]["lr"]}
                 row.update({f"val_{k}": v for k, v in metrics.items()})
                 t_last = time.time()  # validation time is not training time
-            stopped = deadline is not None and done < total and time.time() >= deadline
+            stopped = done < total and (sigterm.received is not None or (deadline is not None and time.time() >= deadline))
             if stopped and row is None and n_acc:
                 row = {"step": done, "epoch": data.epoch(done), "seconds": round(seconds, 2),
                        "lr": optimizer.param_groups[0]["lr"], **{k: v / n_acc for k, v in acc.items()}}
@@ -281,6 +312,7 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
             save_resume(completed)
         raise
     finally:
+        sigterm.restore()
         bar.close()
 
     if stopped:  # finalize a copy: the resumable state in checkpoint.pt stays untouched
@@ -305,7 +337,8 @@ def train(config, out_dir=None, resume: bool = False, steps: int | None = None, 
     if tb is not None:
         tb.close()
     if stopped:
-        print(f"time limit of {time_limit:g} min reached after step {final_step} of {total} "
+        why = f"{sigterm.received} received" if sigterm.received else f"time limit of {time_limit:g} min reached"
+        print(f"{why} after step {final_step} of {total} "
               f"({(time.time() - t_start) / 60:.1f} min); weights so far in {out / MODEL_FILE}.\n"
               f"continue with: python -m ntscc_sim.train {config if isinstance(config, (str, Path)) else 'CONFIG.yaml'} --out {out} --resume "
               f"[--steps N to change the schedule length] [--time-limit MIN]", file=sys.stderr)
