@@ -21,6 +21,7 @@ DEEP_JSCC = [
     "deepjscc-cifar10-rayleighblock10-c8",
     "deepjscc-bsds500-awgn10-c2",
     "deepjscc-bsds500-awgn10-c3",
+    "deepjscc-gdn64-bsds500-awgn10-c1",
     "deepjscc-gdn64-bsds500-awgn10-c2",
     "deepjscc-gdn64-bsds500-awgn10-c3",
     "deepjscc-gdn64-bsds500-awgn10-c4",
