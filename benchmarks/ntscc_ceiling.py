@@ -4,8 +4,9 @@ For each image, the PSNR (uint8-rounded output, averaged in dB) of the synthesis
 applied to the latent ``y`` itself (``g_s(y)``: what an error-free channel that delivered ``y``
 exactly would give, whatever the bandwidth) and to the quantised latent
 (``g_s(round(y - mu) + mu)``: the NTC operating point the NTSCC was initialised from). No
-channel runs. Whatever the channel codec does, NTSCC's PSNR at any CBR stays below the first
-number; a scheme above it (BPG at high CBR) can only be caught with a better transform.
+channel runs. NTSCC decodes g_s of an estimate of ``y``, so its PSNR at any CBR stays below the
+first number in practice (``tests/test_ntscc_ceiling.py`` checks it at eta 1.0); a scheme above it
+(BPG at high CBR) can only be caught with a better transform.
 
     python benchmarks/ntscc_ceiling.py ntscc-bsds500-p16-awgn10-eta --images 24
 """
@@ -15,25 +16,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ntscc_sim import zoo
+from ntscc_sim.datasets.images import load_image
+from ntscc_sim.metrics import psnr, to_uint8
 
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
-
-
-def psnr_u8(x: torch.Tensor, x_hat: torch.Tensor) -> float:
-    """PSNR in dB of one image on the uint8-rounded output."""
-    x_hat = torch.round(x_hat.clamp(0, 1) * 255) / 255
-    return float(-10 * torch.log10(((x_hat - x) ** 2).mean()))
 
 
 def ceiling(model, x: torch.Tensor) -> tuple[float, float]:
     """(PSNR of g_s(y), PSNR of g_s(quantised y)) for one image ``[1, 3, H, W]``."""
     a = model.analyse(x)
     y, mu = a["y"], a["means"]
-    g_s = model.ntc.g_s
-    return psnr_u8(x, g_s(y)), psnr_u8(x, g_s(torch.round(y - mu) + mu))
+    ref = to_uint8(x[0])
+
+    def score(latent):
+        return psnr(ref, to_uint8(model.ntc.g_s(latent)[0].clamp(0, 1)))
+
+    return score(y), score(torch.round(y - mu) + mu)
 
 
 def main(argv=None):
@@ -54,9 +54,9 @@ def main(argv=None):
     rows = []
     with torch.no_grad():
         for f in files:
-            a = np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255
+            a = load_image(f)
             h, w = a.shape[0] // m * m, a.shape[1] // m * m  # crop to whole patches
-            x = torch.from_numpy(np.ascontiguousarray(a[:h, :w])).permute(2, 0, 1)[None]
+            x = torch.from_numpy(a[:h, :w]).permute(2, 0, 1)[None].float() / 255
             rows.append(ceiling(model, x))
             print(f"{f.name}: g_s(y) {rows[-1][0]:.2f} dB, g_s(quantised y) {rows[-1][1]:.2f} dB", flush=True)
     r = np.array(rows)
